@@ -1,0 +1,1 @@
+"""Duban's services. None imports another: they talk only by events on NATS."""

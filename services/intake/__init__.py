@@ -1,0 +1,1 @@
+"""intake: supervised items, their decomposition into tasks, and events in from the OA."""

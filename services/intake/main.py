@@ -1,0 +1,19 @@
+"""Builds the intake service: `python -m services.intake` or `duban run intake`."""
+
+from fastapi import FastAPI
+
+from services.intake.api import router
+from services.intake.handlers import SUBSCRIPTIONS
+from services.intake.models import IntakeBase
+from shared.service import ServiceSpec, create_app
+
+SPEC = ServiceSpec(
+    name="intake",
+    metadata=IntakeBase.metadata,
+    routers=[router],
+    subscriptions=SUBSCRIPTIONS,
+)
+
+
+def build_app() -> FastAPI:
+    return create_app(SPEC)

@@ -1,0 +1,1 @@
+"""notify: notices to people and units over in-app, e-mail, SMS, messengers and OA webhooks."""

@@ -1,0 +1,4 @@
+from services.notify.main import build_app
+from shared.server import serve
+
+serve(build_app, "notify")

@@ -1,0 +1,39 @@
+"""notify's rules, as pure functions: who gets a notice, and what it says (zh-CN)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: str
+    title: str
+    body: str
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(DISPLAY_ZONE).strftime("%Y-%m-%d %H:%M")
+
+
+def assigned_message(task_title: str, due: datetime) -> Message:
+    return Message(
+        kind="assigned",
+        title=f"督办通知：{task_title}",
+        body=f"贵单位承办的督办事项「{task_title}」已交办，办结时限 {_local(due)}，请及时签收办理。",
+    )
+
+
+def overdue_message(task_title: str, due: datetime) -> Message:
+    return Message(
+        kind="overdue",
+        title=f"逾期提醒：{task_title}",
+        body=f"督办事项「{task_title}」已超过办结时限 {_local(due)}，请立即办理并反馈。",
+    )
+
+
+def assignment_recipients(lead_unit: str, co_units: list[str]) -> list[str]:
+    """The lead unit and every co-unit, each once."""
+    return list(dict.fromkeys([lead_unit, *co_units]))

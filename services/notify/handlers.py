@@ -1,0 +1,38 @@
+"""notify's bus subscriptions."""
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.notify import domain, store
+from services.notify.models import Notice
+from shared.consumer import Subscription
+from shared.events import Envelope, TaskAssigned, TaskOverdue
+
+
+def _notice(env: Envelope, recipient: str, task_id: str, message: domain.Message) -> Notice:
+    return Notice(
+        tenant=env.tenant,
+        recipient=recipient,
+        kind=message.kind,
+        task_id=task_id,
+        title=message.title,
+        body=message.body,
+        cause_event_id=env.id,
+        created_at=env.time,
+    )
+
+
+async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSession) -> None:
+    message = domain.assigned_message(event.title, event.due)
+    for unit in domain.assignment_recipients(event.lead_unit, event.co_units):
+        store.add_notice(session, _notice(env, unit, event.task_id, message))
+
+
+async def on_task_overdue(event: TaskOverdue, env: Envelope, session: AsyncSession) -> None:
+    message = domain.overdue_message(event.title, event.due)
+    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
+
+
+SUBSCRIPTIONS = [
+    Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned}),
+    Subscription.to("tracking", {TaskOverdue.TYPE: on_task_overdue}),
+]

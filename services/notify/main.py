@@ -1,0 +1,19 @@
+"""Builds the notify service: `python -m services.notify` or `duban run notify`."""
+
+from fastapi import FastAPI
+
+from services.notify.api import router
+from services.notify.handlers import SUBSCRIPTIONS
+from services.notify.models import NotifyBase
+from shared.service import ServiceSpec, create_app
+
+SPEC = ServiceSpec(
+    name="notify",
+    metadata=NotifyBase.metadata,
+    routers=[router],
+    subscriptions=SUBSCRIPTIONS,
+)
+
+
+def build_app() -> FastAPI:
+    return create_app(SPEC)

@@ -1,0 +1,1 @@
+"""scoring: rule-based assessment, the explainable point ledger, rankings and rates."""

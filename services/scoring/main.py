@@ -1,0 +1,19 @@
+"""Builds the scoring service: `python -m services.scoring` or `duban run scoring`."""
+
+from fastapi import FastAPI
+
+from services.scoring.api import router
+from services.scoring.handlers import SUBSCRIPTIONS
+from services.scoring.models import ScoringBase
+from shared.service import ServiceSpec, create_app
+
+SPEC = ServiceSpec(
+    name="scoring",
+    metadata=ScoringBase.metadata,
+    routers=[router],
+    subscriptions=SUBSCRIPTIONS,
+)
+
+
+def build_app() -> FastAPI:
+    return create_app(SPEC)

@@ -1,0 +1,1 @@
+"""tracking: the task lifecycle, deadlines, reminders, warnings, review and extensions."""

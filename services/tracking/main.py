@@ -1,0 +1,21 @@
+"""Builds the tracking service: `python -m services.tracking` or `duban run tracking`."""
+
+from fastapi import FastAPI
+
+from services.tracking.api import router
+from services.tracking.deadlines import DeadlineWatch
+from services.tracking.handlers import SUBSCRIPTIONS
+from services.tracking.models import TrackingBase
+from shared.service import ServiceSpec, create_app
+
+SPEC = ServiceSpec(
+    name="tracking",
+    metadata=TrackingBase.metadata,
+    routers=[router],
+    subscriptions=SUBSCRIPTIONS,
+    workers=[DeadlineWatch],
+)
+
+
+def build_app() -> FastAPI:
+    return create_app(SPEC)

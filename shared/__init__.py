@@ -1,0 +1,1 @@
+"""Contracts and plumbing shared by Duban's services. No business rules live here."""

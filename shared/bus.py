@@ -1,0 +1,69 @@
+"""The NATS broker factory and stream administration."""
+
+import asyncio
+import logging
+
+from faststream.nats import NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from shared.settings import Settings
+from shared.streams import StreamSpec
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(settings: Settings, service: str, registry: CollectorRegistry = REGISTRY) -> NatsBroker:
+    """A broker with tracing and metrics, endless reconnects and a graceful shutdown.
+
+    Subscribers are not declared on it: Duban's consumers are ``shared.consumer.EventConsumer``
+    (retry with delay, ``max_deliver``, dead-letter subject). Publishing goes through it so every
+    publish is traced and counted.
+    """
+    return NatsBroker(
+        settings.nats_url,
+        name=f"duban-{service}",
+        middlewares=(
+            NatsTelemetryMiddleware(),
+            NatsPrometheusMiddleware(registry=registry, app_name=f"duban_{service}"),
+        ),
+        graceful_timeout=settings.graceful_timeout_s,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+    )
+
+
+def jetstream(broker: NatsBroker, settings: Settings) -> JetStreamContext:
+    """A JetStream context on the broker's connection, with Duban's publish timeout."""
+    return broker.connection.jetstream(timeout=settings.publish_timeout_s)
+
+
+async def declare_stream(js: JetStreamContext, spec: StreamSpec, settings: Settings) -> None:
+    """Create or update the service's own stream. Only the owning service calls this."""
+    config = spec.config(settings)
+    try:
+        await js.stream_info(spec.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        log.info("created stream %s", spec.name)
+    else:
+        await js.update_stream(config)
+
+
+async def wait_for_streams(js: JetStreamContext, names: list[str], interval: float = 0.5) -> None:
+    """Block until the producers' streams exist (a consumer never declares them itself)."""
+    for name in names:
+        warned = False
+        while True:
+            try:
+                await js.stream_info(name)
+                break
+            except NotFoundError:
+                if not warned:
+                    log.info("waiting for stream %s (declared by its producer)", name)
+                    warned = True
+                await asyncio.sleep(interval)

@@ -1,0 +1,119 @@
+"""The event contracts: a CloudEvents 1.0 envelope and the data of each event type.
+
+On the wire an event is the envelope in CloudEvents structured JSON, published on the NATS subject
+equal to its type, with ``Nats-Msg-Id`` set to the event id and the W3C trace context in headers.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SPEC_VERSION = "1.0"
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Envelope(BaseModel):
+    """CloudEvents 1.0 attributes plus the tenant (extension attribute)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    specversion: Literal["1.0"] = SPEC_VERSION
+    id: str = Field(min_length=1, max_length=128)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    time: AwareDatetime
+    subject: str | None = None
+    datacontenttype: str = "application/json"
+    tenant: str = Field(min_length=1)
+    data: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class EventData(BaseModel):
+    """Base of every event's data. ``TYPE`` is the CloudEvents type and the NATS subject."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    TYPE: ClassVar[str]
+    SUMMARY: ClassVar[str]
+
+    def entity_id(self) -> str | None:
+        return None
+
+
+def envelope(data: EventData, *, source: str, tenant: str, time: datetime | None = None) -> Envelope:
+    return Envelope(
+        id=new_id(),
+        source=source,
+        type=data.TYPE,
+        time=time or datetime.now(UTC),
+        subject=data.entity_id(),
+        tenant=tenant,
+        data=data.model_dump(mode="json"),
+    )
+
+
+# ---- intake ---------------------------------------------------------------------------------
+
+
+class SourceRef(BaseModel):
+    kind: str
+    ref: str = ""
+
+
+class ItemRegistered(EventData):
+    TYPE: ClassVar[str] = "duban.intake.item.registered.v1"
+    SUMMARY: ClassVar[str] = "A supervised item was registered (立项) with its tasks."
+
+    item_id: str
+    title: str
+    source: SourceRef
+    task_ids: list[str]
+
+    def entity_id(self) -> str:
+        return self.item_id
+
+
+class TaskAssigned(EventData):
+    TYPE: ClassVar[str] = "duban.intake.task.assigned.v1"
+    SUMMARY: ClassVar[str] = "A task of an item was assigned (交办) to its lead unit with a deadline."
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    co_units: list[str] = []
+    due: AwareDatetime
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
+# ---- tracking -------------------------------------------------------------------------------
+
+
+class TaskOverdue(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.overdue.v1"
+    SUMMARY: ClassVar[str] = "A task's deadline passed without completion (emitted once per task)."
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    due: AwareDatetime
+    overdue_at: AwareDatetime
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
+CATALOGUE: dict[str, type[EventData]] = {
+    cls.TYPE: cls for cls in (ItemRegistered, TaskAssigned, TaskOverdue)
+}

@@ -1,0 +1,218 @@
+"""Wiring shared by the four services: one FastAPI app per service with its bus and database.
+
+A service describes itself with a ``ServiceSpec`` (its tables, routes, subscriptions and
+background workers); ``create_app`` turns that into an app whose lifespan starts the database,
+the broker, the service's own stream, its consumers, its outbox relay and its workers, and stops
+them in the reverse order.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from faststream.specification.asyncapi import get_asyncapi_html
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from sqlalchemy import MetaData
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared import catalogue, telemetry
+from shared.bus import declare_stream, jetstream, make_broker, wait_for_streams
+from shared.clock import Clock
+from shared.consumer import ConsumerOptions, EventConsumer, Subscription
+from shared.db import PlumbingBase, create_tables, make_engine, ping, session_factory
+from shared.events import Envelope, EventData, envelope
+from shared.outbox import OutboxRelay, add_event
+from shared.settings import ServiceSettings, Settings
+from shared.streams import stream_of
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """A background job of a service (e.g. tracking's deadline scanner)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    metadata: MetaData
+    routers: list[APIRouter]
+    subscriptions: list[Subscription] = field(default_factory=list)
+    workers: list[Callable[["Runtime"], Worker]] = field(default_factory=list)
+
+
+class Runtime:
+    """What a running service's routes, handlers and workers use."""
+
+    def __init__(self, spec: ServiceSpec, settings: Settings, service_settings: ServiceSettings):
+        self.spec = spec
+        self.settings = settings
+        self.service_settings = service_settings
+        self.name = spec.name
+        self.clock = Clock(production=settings.production)
+        self.engine = make_engine(service_settings.database_url)
+        self.sessions = session_factory(self.engine)
+        self.broker = make_broker(settings, spec.name)
+        catalogue.register_publishers(self.broker, spec.name)
+        self.stream = stream_of(spec.name)
+        self.relay = OutboxRelay(
+            service=spec.name,
+            broker=self.broker,
+            sessions=self.sessions,
+            stream=self.stream.name,
+            publish_timeout=settings.publish_timeout_s,
+            batch_size=settings.relay_batch_size,
+            poll_interval=settings.relay_poll_s,
+        )
+        self.consumers: list[EventConsumer] = []
+        self.workers: list[Worker] = []
+        self.bus_ready = asyncio.Event()
+
+    # ---- used by routes, handlers and workers ------------------------------------------------
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One transaction; events staged in it are relayed once it commits."""
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+        self.relay.wake()
+
+    def emit(self, session: AsyncSession, data: EventData) -> Envelope:
+        """Stage an event in ``session``'s transaction (transactional outbox)."""
+        event = envelope(data, source=f"/duban/{self.name}", tenant=self.settings.tenant,
+                         time=self.clock.now())
+        add_event(session, event)
+        return event
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        telemetry.instrument_engine(self.engine)
+        await create_tables(self.engine, [PlumbingBase.metadata, self.spec.metadata])
+        self._bus_task = asyncio.create_task(self._start_bus(), name=f"{self.name}-bus-start")
+
+    async def _start_bus(self) -> None:
+        await self._connect()
+        js = jetstream(self.broker, self.settings)
+        await declare_stream(js, self.stream, self.settings)
+        await self.clock.follow(js)
+        await wait_for_streams(js, sorted({s.stream for s in self.spec.subscriptions}))
+        options = ConsumerOptions(
+            batch_size=self.settings.batch_size,
+            max_deliver=self.settings.max_deliver,
+            retry_delay=self.settings.retry_delay_s,
+            ack_wait=self.settings.ack_wait_s,
+            graceful_timeout=self.settings.graceful_timeout_s,
+        )
+        for subscription in self.spec.subscriptions:
+            consumer = EventConsumer(self.name, subscription, js, self.sessions, options,
+                                     after_commit=self.relay.wake)
+            await consumer.start()
+            self.consumers.append(consumer)
+        self.relay.start()
+        for make_worker in self.spec.workers:
+            worker = make_worker(self)
+            await worker.start()
+            self.workers.append(worker)
+        self.bus_ready.set()
+        log.info("%s: bus ready (%d consumers)", self.name, len(self.consumers))
+
+    async def _connect(self) -> None:
+        while True:
+            try:
+                await self.broker.start()
+                return
+            except Exception as exc:
+                log.warning("%s: cannot reach NATS at %s (%s); retrying", self.name,
+                            self.settings.nats_url, exc)
+                await asyncio.sleep(1)
+
+    async def stop(self) -> None:
+        self._bus_task.cancel()
+        await asyncio.gather(self._bus_task, return_exceptions=True)
+        for worker in reversed(self.workers):
+            await worker.stop()
+        for consumer in self.consumers:
+            await consumer.stop()
+        await self.relay.stop()
+        await self.clock.close()
+        await self.broker.stop()
+        await self.engine.dispose()
+
+    async def ready(self) -> dict[str, Any]:
+        checks = {"bus": self.bus_ready.is_set() and self.broker.connection.is_connected}
+        try:
+            await ping(self.engine)
+            checks["database"] = True
+        except Exception:
+            checks["database"] = False
+        return checks
+
+
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    service_settings = ServiceSettings.load(spec.name, settings)
+    telemetry.setup_tracing(spec.name)
+    runtime = Runtime(spec, settings, service_settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            telemetry.shutdown_tracing()
+
+    app = FastAPI(title=f"Duban {spec.name}", version=catalogue.VERSION, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.include_router(_operations_router(runtime))
+    for router in spec.routers:
+        app.include_router(router, prefix="/api/v1")
+    telemetry.instrument_app(app)
+    return app
+
+
+def _operations_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.name}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.ready()
+        ok = all(checks.values())
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/asyncapi.json")
+    async def asyncapi_json() -> Response:
+        doc = catalogue.asyncapi(runtime.broker, runtime.name).to_specification()
+        return Response(doc.to_json(), media_type="application/json")
+
+    @router.get("/asyncapi", response_class=HTMLResponse)
+    async def asyncapi_html() -> str:
+        doc = catalogue.asyncapi(runtime.broker, runtime.name).to_specification()
+        return get_asyncapi_html(doc, try_it_out_path=None)
+
+    return router
+
