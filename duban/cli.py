@@ -1,0 +1,157 @@
+"""`duban`: up | run SERVICE | clock show|advance|reset | asyncapi."""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from shared.settings import DEFAULT_NATS_PORT, SERVICES, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return args.func(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="duban", description="Duban (督办) supervision system")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="run NATS and the four services (embedded mode)")
+    up.add_argument("--data-dir", type=Path, help="where NATS and the databases keep data (.duban/)")
+    up.add_argument("--nats", metavar="URL", help="use this NATS server instead of starting one")
+    up.add_argument("--nats-port", type=int, default=DEFAULT_NATS_PORT, help="port of the embedded NATS")
+    up.set_defaults(func=_up)
+
+    run = sub.add_parser("run", help="run one service in the foreground (replicas share the load)")
+    run.add_argument("service", choices=SERVICES)
+    run.add_argument("--port", type=int, help="HTTP port (default: the service's own)")
+    run.set_defaults(func=_run)
+
+    clock = sub.add_parser("clock", help="show or move the simulated clock (refused in production)")
+    clock.add_argument("--nats", metavar="URL", help="NATS server (default: the running `duban up`)")
+    clock.add_argument("--data-dir", type=Path)
+    clock_sub = clock.add_subparsers(required=True, metavar="ACTION")
+    clock_sub.add_parser("show", help="print the simulated time").set_defaults(func=_clock_show)
+    advance = clock_sub.add_parser("advance", help="move the clock forward, e.g. 2d, 3h30m, 1w")
+    advance.add_argument("duration")
+    advance.set_defaults(func=_clock_advance)
+    clock_sub.add_parser("reset", help="back to real time").set_defaults(func=_clock_reset)
+
+    spec = sub.add_parser("asyncapi", help="print the event catalogue (AsyncAPI 3.0 JSON)")
+    spec.add_argument("service", choices=SERVICES)
+    spec.set_defaults(func=_asyncapi)
+    return parser
+
+
+def _data_dir(args) -> Path:
+    return args.data_dir or Settings().data_dir
+
+
+def _up(args) -> int:
+    from duban.launcher import run_up
+
+    nats_url = args.nats or os.environ.get("DUBAN_NATS_URL")
+    return run_up(_data_dir(args), nats_url, args.nats_port)
+
+
+def _run(args) -> int:
+    if args.port:
+        os.environ[f"DUBAN_{args.service.upper()}_PORT"] = str(args.port)
+    os.execv(sys.executable, [sys.executable, "-m", f"services.{args.service}"])
+    return 0  # not reached
+
+
+# ---- clock ------------------------------------------------------------------------------------
+
+
+def _nats_url(args) -> str:
+    from duban.launcher import read_run_file
+
+    if args.nats:
+        return args.nats
+    if url := os.environ.get("DUBAN_NATS_URL"):
+        return url
+    running = read_run_file(_data_dir(args))
+    return running["nats_url"] if running else Settings().nats_url
+
+
+async def _with_jetstream(url: str, action):
+    import nats
+
+    nc = await nats.connect(url, connect_timeout=3, max_reconnect_attempts=0)
+    try:
+        return await action(nc.jetstream())
+    finally:
+        await nc.close()
+
+
+def _clock_show(args) -> int:
+    from shared.clock import read_offset
+
+    offset = asyncio.run(_with_jetstream(_nats_url(args), read_offset))
+    _print_clock(offset)
+    return 0
+
+
+def _clock_advance(args) -> int:
+    from shared.clock import parse_duration
+
+    try:
+        step = parse_duration(args.duration)
+    except ValueError as exc:
+        print(f"duban clock: {exc}", file=sys.stderr)
+        return 2
+    return _move_clock(args, lambda current: current + step)
+
+
+def _clock_reset(args) -> int:
+    return _move_clock(args, lambda _current: timedelta(0))
+
+
+def _move_clock(args, change) -> int:
+    from shared.clock import ClockRefused, read_offset, write_offset
+
+    settings = Settings()
+
+    async def move(js):
+        offset = change(await read_offset(js))
+        await write_offset(js, offset, production=settings.production)
+        return offset
+
+    try:
+        offset = asyncio.run(_with_jetstream(_nats_url(args), move))
+    except ClockRefused as exc:
+        print(f"duban clock: {exc}", file=sys.stderr)
+        return 2
+    _print_clock(offset)
+    return 0
+
+
+def _print_clock(offset: timedelta) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC) + offset
+    local = now.astimezone(ZoneInfo("Asia/Shanghai"))
+    print(f"offset   {offset}")
+    print(f"now      {now.isoformat(timespec='seconds')}  ({local:%Y-%m-%d %H:%M} Asia/Shanghai)")
+
+
+def _asyncapi(args) -> int:
+    from shared import catalogue
+    from shared.bus import make_broker
+    from prometheus_client import CollectorRegistry
+
+    broker = make_broker(Settings(), args.service, registry=CollectorRegistry())
+    catalogue.register_publishers(broker, args.service)
+    doc = catalogue.asyncapi(broker, args.service).to_specification()
+    print(json.dumps(json.loads(doc.to_json()), indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

