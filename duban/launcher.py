@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.settings import SERVICES, ServiceSettings, Settings
+from shared.settings import DEFAULT_PORTS, SERVICES
 
 READY_TIMEOUT_S = 90
 RUN_FILE = "run.json"
@@ -59,10 +59,13 @@ def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen) 
 
 @dataclass
 class Stack:
+    """NATS (unless given) plus one process per service; ``env`` configures the services."""
+
     data_dir: Path
     nats_url: str | None = None
     nats_port: int = 0
     host: str = "127.0.0.1"
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
 
@@ -71,8 +74,8 @@ class Stack:
         if not self.nats_url:
             self._start_nats()
         for name in SERVICES:
-            self._start_service(name)
-        self._wait_ready()
+            self.start_service(name)
+        self.wait_ready()
         (self.data_dir / RUN_FILE).write_text(
             json.dumps({"pid": os.getpid(), "nats_url": self.nats_url, "services": self.urls}, indent=2)
         )
@@ -93,22 +96,28 @@ class Stack:
         wait_for_port(self.host, self.nats_port, 15, proc)
         self.nats_url = f"nats://{self.host}:{self.nats_port}"
 
-    def _start_service(self, name: str) -> None:
-        env = {
-            **os.environ,
-            "DUBAN_NATS_URL": self.nats_url,
-            "DUBAN_DATA_DIR": str(self.data_dir),
+    def service_env(self, name: str) -> dict[str, str]:
+        return {
             "OTEL_SERVICE_NAME": f"duban-{name}",
+            **self.env,
+            "DUBAN_NATS_URL": self.nats_url or "",
+            "DUBAN_DATA_DIR": str(self.data_dir),
         }
-        settings = Settings(data_dir=self.data_dir)
-        port = ServiceSettings.load(name, settings).port
-        self.urls[name] = f"http://{settings.host}:{port}"
-        self.procs[name] = subprocess.Popen(
+
+    def start_service(self, name: str, key: str | None = None, port: int | None = None) -> None:
+        """Start ``name`` as process ``key`` (default: the name; another key runs a replica)."""
+        env = self.service_env(name)
+        port_var = f"DUBAN_{name.upper()}_PORT"
+        port = port or int(env.get(port_var) or DEFAULT_PORTS[name])
+        env[port_var] = str(port)
+        key = key or name
+        self.urls[key] = f"http://{env.get('DUBAN_HOST', '127.0.0.1')}:{port}"
+        self.procs[key] = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"], env=env, start_new_session=True
         )
 
-    def _wait_ready(self) -> None:
-        pending = dict(self.urls)
+    def wait_ready(self, names: list[str] | None = None) -> None:
+        pending = {k: v for k, v in self.urls.items() if names is None or k in names}
         deadline = time.monotonic() + READY_TIMEOUT_S
         with httpx.Client(timeout=2) as client:
             while pending:

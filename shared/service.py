@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from opentelemetry import trace
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from faststream.specification.asyncapi import get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -180,11 +181,21 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title=f"Duban {spec.name}", version=catalogue.VERSION, lifespan=lifespan)
     app.state.runtime = runtime
+    app.middleware("http")(_trace_id_header)
     app.include_router(_operations_router(runtime))
     for router in spec.routers:
         app.include_router(router, prefix="/api/v1")
     telemetry.instrument_app(app)
     return app
+
+
+async def _trace_id_header(request: Request, call_next) -> Response:
+    """Tell the caller which trace its request started (for support and the console)."""
+    response = await call_next(request)
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        response.headers["X-Trace-Id"] = format(span_context.trace_id, "032x")
+    return response
 
 
 def _operations_router(runtime: Runtime) -> APIRouter:

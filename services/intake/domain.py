@@ -38,13 +38,14 @@ def plan_item(cmd: ItemCreate, *, tenant: str, now: datetime) -> tuple[Item, lis
         Task(
             id=new_id(),
             item_id=item.id,
+            position=position,
             tenant=tenant,
             title=t.title or cmd.title,
             lead_unit=t.lead_unit,
             co_units=list(dict.fromkeys(u for u in t.co_units if u != t.lead_unit)),
             due=t.due,
         )
-        for t in cmd.tasks
+        for position, t in enumerate(cmd.tasks)
     ]
     return item, tasks
 

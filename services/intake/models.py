@@ -40,6 +40,7 @@ class Item(IntakeBase, table=True):
 class Task(IntakeBase, table=True):
     id: str = Field(primary_key=True, max_length=32)
     item_id: str = Field(foreign_key="item.id", index=True, max_length=32)
+    position: int = 0  # order of the decomposition
     tenant: str = Field(max_length=64)
     title: str = Field(max_length=500)
     lead_unit: str = Field(index=True, max_length=64)

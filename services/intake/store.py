@@ -15,5 +15,5 @@ async def get_item(session: AsyncSession, item_id: str) -> tuple[Item, list[Task
     item = await session.get(Item, item_id)
     if item is None:
         return None
-    tasks = await session.exec(select(Task).where(Task.item_id == item_id).order_by(col(Task.id)))
+    tasks = await session.exec(select(Task).where(Task.item_id == item_id).order_by(col(Task.position)))
     return item, list(tasks.all())

@@ -1,0 +1,68 @@
+"""Small helpers shared by the end-to-end tests."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import nats
+
+from shared.clock import read_offset, write_offset
+from tests.support import ServiceStack, wait_until
+
+
+def unit() -> str:
+    """A unit id no other test uses, so tests sharing a stack do not see each other's data."""
+    return f"U-{uuid.uuid4().hex[:8]}"
+
+
+def register(stack: ServiceStack, *units: str, due: datetime | None = None, headers=None) -> dict:
+    due = due or datetime.now(UTC) + timedelta(days=400)
+    body = {
+        "title": "落实安全生产专项整治",
+        "source": {"kind": "leader_instruction", "ref": "领导批示〔2026〕12号"},
+        "tasks": [{"lead_unit": u, "due": due.isoformat()} for u in units],
+    }
+    response = stack.intake.post("/api/v1/items", json=body, headers=headers or {})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def inbox(stack: ServiceStack, recipient: str) -> list[dict]:
+    return stack.notify.get(f"/api/v1/inbox/{recipient}").json()
+
+
+def score(stack: ServiceStack, unit_id: str) -> dict:
+    return stack.scoring.get(f"/api/v1/units/{unit_id}/score").json()
+
+
+def task(stack: ServiceStack, task_id: str) -> dict | None:
+    response = stack.tracking.get(f"/api/v1/tasks/{task_id}")
+    return response.json() if response.status_code == 200 else None
+
+
+def wait_for_task(stack: ServiceStack, task_id: str) -> dict:
+    return wait_until(lambda: task(stack, task_id), what=f"task {task_id} in tracking")
+
+
+async def _advance(url: str, step: timedelta) -> None:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await write_offset(js, await read_offset(js) + step, production=False)
+    finally:
+        await nc.close()
+
+
+def advance_clock(stack: ServiceStack, step: timedelta) -> None:
+    asyncio.run(_advance(stack.nats.url, step))
+
+
+def simulated_now(stack: ServiceStack) -> datetime:
+    async def offset() -> timedelta:
+        nc = await nats.connect(stack.nats.url)
+        try:
+            return await read_offset(nc.jetstream())
+        finally:
+            await nc.close()
+
+    return datetime.now(UTC) + asyncio.run(offset())

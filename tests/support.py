@@ -1,0 +1,206 @@
+"""Test harness: real nats-server processes, service stacks, databases, an OTLP receiver."""
+
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from duban.launcher import Stack, nats_server_binary, wait_for_port
+from shared.settings import SERVICES
+
+POSTGRES_ENV = "DUBAN_TEST_POSTGRES_URL"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class NatsServer:
+    store: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> "NatsServer":
+        self.proc = subprocess.Popen(
+            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port("127.0.0.1", self.port, 10, self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+# ---- databases --------------------------------------------------------------------------------
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+def backends() -> list[str]:
+    """SQLite always; PostgreSQL when configured (CI must configure it)."""
+    if postgres_url():
+        return ["sqlite", "postgres"]
+    if os.environ.get("CI"):
+        raise RuntimeError(f"CI must set {POSTGRES_ENV}: the suite runs on PostgreSQL too")
+    return ["sqlite"]
+
+
+def new_postgres_schema() -> tuple[str, str]:
+    """A fresh schema in the test database; returns (schema, SQLAlchemy URL using it).
+
+    Fails (never skips) when the database is configured but unreachable.
+    """
+    base = postgres_url()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    return schema, f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+def drop_postgres_schema(schema: str) -> None:
+    with psycopg.connect(postgres_url(), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def database_url(backend: str, data_dir: Path, name: str, schemas: list[str]) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{data_dir / f'{name}.db'}"
+    schema, url = new_postgres_schema()
+    schemas.append(schema)
+    return url
+
+
+# ---- a whole stack ------------------------------------------------------------------------------
+
+
+class ServiceStack:
+    """NATS + the four services as processes, on free ports, with their own databases."""
+
+    def __init__(self, tmp: Path, backend: str, extra_env: dict[str, str] | None = None):
+        self.backend = backend
+        self.tmp = tmp
+        self.nats = NatsServer(store=tmp / "nats").start()
+        self.schemas: list[str] = []
+        env = {
+            **os.environ,
+            "DUBAN_ENV": "test",
+            "DUBAN_RETRY_DELAY_S": "0.2",
+            "DUBAN_RELAY_POLL_S": "0.2",
+            "DUBAN_GRACEFUL_TIMEOUT_S": "5",
+            **(extra_env or {}),
+        }
+        for name in SERVICES:
+            env[f"DUBAN_{name.upper()}_PORT"] = str(free_port())
+            env[f"DUBAN_{name.upper()}_DATABASE_URL"] = database_url(backend, tmp, name, self.schemas)
+        self.stack = Stack(data_dir=tmp, nats_url=self.nats.url, env=env)
+        self.stack.start()
+        self.http = {name: httpx.Client(base_url=url, timeout=10) for name, url in self.stack.urls.items()}
+
+    def __getattr__(self, service: str) -> httpx.Client:
+        if service in SERVICES:
+            return self.http[service]
+        raise AttributeError(service)
+
+    def kill(self, name: str) -> None:
+        proc = self.stack.procs[name]
+        proc.kill()
+        proc.wait(10)
+
+    def restart(self, name: str) -> None:
+        self.stack.start_service(name)
+        self.stack.wait_ready([name])
+
+    def stop(self) -> None:
+        for client in self.http.values():
+            client.close()
+        self.stack.stop(grace=10)
+        self.nats.stop()
+        for schema in self.schemas:
+            drop_postgres_schema(schema)
+
+
+# ---- OTLP/HTTP receiver -------------------------------------------------------------------------
+
+
+class OtlpReceiver:
+    """Collects spans sent with OTLP over HTTP (protobuf) on a loopback port."""
+
+    def __init__(self) -> None:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+            ExportTraceServiceResponse,
+        )
+
+        self.spans: list[dict] = []
+        lock = self._lock = threading.Lock()
+        spans = self.spans
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportTraceServiceRequest.FromString(body)
+                with lock:
+                    for resource_spans in request.resource_spans:
+                        attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+                        for scope in resource_spans.scope_spans:
+                            for span in scope.spans:
+                                spans.append({
+                                    "service": attrs.get("service.name"),
+                                    "name": span.name,
+                                    "trace_id": span.trace_id.hex(),
+                                })
+                payload = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def trace(self, trace_id: str) -> list[dict]:
+        with self._lock:
+            return [s for s in self.spans if s["trace_id"] == trace_id]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
