@@ -215,7 +215,7 @@ class EventConsumer:
         now = datetime.now(UTC)
         rows = [{"consumer": self.durable, "event_id": i, "processed_at": now} for i in set(event_ids)]
         stmt = insert_ignoring_duplicates(session, table).returning(table.c.event_id)
-        result = await session.execute(stmt, rows)
+        result = await session.exec(stmt, params=rows)
         return set(result.scalars().all())
 
     async def _dispatch(self, session: AsyncSession, msg: Msg, env: Envelope) -> None:

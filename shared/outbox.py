@@ -130,7 +130,7 @@ class OutboxRelay:
             results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
             done = [row.seq for row, result in zip(rows, results, strict=True) if result is True]
             if done:
-                await session.execute(
+                await session.exec(
                     update(OutboxRow)
                     .where(col(OutboxRow.seq).in_(done))
                     .values(published_at=datetime.now(UTC))

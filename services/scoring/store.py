@@ -8,7 +8,7 @@ from shared.db import upsert_adding
 
 
 async def count(session: AsyncSession, tenant: str, unit: str, **amounts: int) -> None:
-    await session.execute(
+    await session.exec(
         upsert_adding(session, UnitCounts.__table__, {"tenant": tenant, "unit": unit}, amounts)
     )
 

@@ -13,7 +13,7 @@ from shared.db import insert_ignoring_duplicates
 
 async def add_task(session: AsyncSession, task: TrackedTask) -> None:
     values = task.model_dump()
-    await session.execute(insert_ignoring_duplicates(session, TrackedTask.__table__).values(**values))
+    await session.exec(insert_ignoring_duplicates(session, TrackedTask.__table__).values(**values))
 
 
 async def get_task(session: AsyncSession, task_id: str) -> TrackedTask | None:
@@ -35,7 +35,7 @@ async def claim_overdue(session: AsyncSession, now: datetime, limit: int) -> lis
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    result = await session.execute(
+    result = await session.exec(
         update(TrackedTask)
         .where(col(TrackedTask.id).in_(due_now.scalar_subquery()))
         .where(col(TrackedTask.overdue_at).is_(None))
