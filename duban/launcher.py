@@ -77,7 +77,15 @@ class Stack:
             self.start_service(name)
         self.wait_ready()
         (self.data_dir / RUN_FILE).write_text(
-            json.dumps({"pid": os.getpid(), "nats_url": self.nats_url, "services": self.urls}, indent=2)
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "nats_url": self.nats_url,
+                    "services": self.urls,
+                    "pids": {name: proc.pid for name, proc in self.procs.items()},
+                },
+                indent=2,
+            )
         )
 
     def _start_nats(self) -> None:

@@ -118,6 +118,8 @@ class ServiceStack:
             **os.environ,
             "DUBAN_ENV": "test",
             "DUBAN_RETRY_DELAY_S": "0.2",
+            # A killed replica's unacknowledged batch is redelivered after ack_wait.
+            "DUBAN_ACK_WAIT_S": "3",
             "DUBAN_RELAY_POLL_S": "0.2",
             "DUBAN_GRACEFUL_TIMEOUT_S": "5",
             **(extra_env or {}),

@@ -1,0 +1,91 @@
+"""Never lose, never duplicate: duplicates on the bus and a consumer killed mid-flow."""
+
+import asyncio
+import json
+import threading
+import time
+
+import nats
+import pytest
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from tests.e2e.helpers import inbox, register, score, unit, wait_for_task
+from tests.support import ServiceStack, backends, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+async def _republish_last_assignment(url: str, task_id: str) -> str:
+    """Publish again the task-assigned event of ``task_id``, same event id, new message id
+    (so the stream's duplicate window does not drop it: the consumers must)."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(
+            "duban.intake.task.assigned.v1", stream="DUBAN_INTAKE",
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+        )
+        for msg in await sub.fetch(1000, timeout=2):
+            event = json.loads(msg.data)
+            if event["data"]["task_id"] == task_id:
+                await js.publish(msg.subject, msg.data, headers={"Nats-Msg-Id": event["id"] + "-again"})
+                await js.publish(msg.subject, msg.data, headers={"Nats-Msg-Id": event["id"] + "-again"})
+                return event["id"]
+        raise AssertionError("event not found on the stream")
+    finally:
+        await nc.close()
+
+
+def test_same_event_delivered_twice_has_one_effect_everywhere(stack):
+    lead = unit()
+    item = register(stack, lead)
+    task_id = item["tasks"][0]["id"]
+    wait_until(lambda: inbox(stack, lead), what="first notice")
+
+    event_id = asyncio.run(_republish_last_assignment(stack.nats.url, task_id))
+    marker = register(stack, lead)  # published after the copy: once it is in, the copy was seen
+    wait_until(lambda: len(inbox(stack, lead)) == 2, what="marker notice")
+    wait_until(lambda: score(stack, lead)["assigned"] == 2, what="marker counted")
+    wait_for_task(stack, marker["tasks"][0]["id"])
+
+    notices = inbox(stack, lead)
+    assert sorted(n["task_id"] for n in notices) == sorted([task_id, marker["tasks"][0]["id"]])
+    assert [n["cause_event_id"] for n in notices].count(event_id) == 1
+    assert score(stack, lead)["assigned"] == 2
+
+
+@pytest.fixture(scope="module", params=backends())
+def crash_stack(request, tmp_path_factory):
+    running = ServiceStack(tmp_path_factory.mktemp(f"crash-{request.param}"), request.param)
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize("victim", ["notify", "scoring", "tracking"])
+def test_consumer_killed_while_events_flow_loses_and_doubles_nothing(crash_stack, victim):
+    stack = crash_stack
+    units = [unit() for _ in range(40)]
+    tasks: dict[str, str] = {}
+
+    def post_all() -> None:
+        for u in units:
+            tasks[u] = register(stack, u)["tasks"][0]["id"]
+            time.sleep(0.02)
+
+    poster = threading.Thread(target=post_all)
+    poster.start()
+    wait_until(lambda: len(tasks) >= 10, what="some items posted")
+    stack.kill(victim)  # SIGKILL, mid-flow: its unacknowledged batch comes back after ack_wait
+    time.sleep(0.5)
+    stack.restart(victim)
+    poster.join(60)
+    assert len(tasks) == len(units)
+
+    for u in units:
+        wait_until(lambda: len(inbox(stack, u)) >= 1, what=f"notice for {u}")
+        wait_until(lambda: score(stack, u)["assigned"] >= 1, what=f"count for {u}")
+        wait_for_task(stack, tasks[u])
+    time.sleep(1)  # any doubled delivery would have landed by now
+    for u in units:
+        assert [n["task_id"] for n in inbox(stack, u)] == [tasks[u]]
+        assert score(stack, u)["assigned"] == 1
