@@ -1,0 +1,72 @@
+"""The services' rules as pure functions: no bus, no database."""
+
+from datetime import UTC, datetime, timedelta
+
+from services.intake import domain as intake
+from services.intake.models import ItemCreate
+from services.notify import domain as notify
+from services.scoring import domain as scoring
+from services.tracking import domain as tracking
+from shared.events import ItemRegistered, TaskAssigned
+
+NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+def item(*dues: datetime, co_units=()) -> ItemCreate:
+    return ItemCreate.model_validate({
+        "title": "整治", "source": {"kind": "hotline_case", "ref": "12345-001"},
+        "tasks": [{"lead_unit": f"U-{i}", "co_units": list(co_units), "due": d} for i, d in enumerate(dues)],
+    })
+
+
+def test_deadlines_must_lie_ahead_of_the_clock():
+    cmd = item(NOW + timedelta(days=1), NOW, NOW - timedelta(days=1))
+    errors = intake.deadline_errors(cmd, NOW)
+    assert [e["loc"] for e in errors] == [["body", "tasks", 1, "due"], ["body", "tasks", 2, "due"]]
+    assert intake.deadline_errors(item(NOW + timedelta(seconds=1)), NOW) == []
+
+
+def test_plan_keeps_task_order_and_drops_the_lead_from_its_co_units():
+    cmd = item(NOW + timedelta(days=1), NOW + timedelta(days=2), co_units=["U-0", "U-9", "U-9"])
+    planned, tasks = intake.plan_item(cmd, tenant="acme", now=NOW)
+    assert [t.position for t in tasks] == [0, 1]
+    assert [t.lead_unit for t in tasks] == ["U-0", "U-1"]
+    assert tasks[0].co_units == ["U-9"] and tasks[1].co_units == ["U-0", "U-9"]
+    assert all(t.item_id == planned.id and t.tenant == "acme" for t in tasks)
+    assert tasks[0].title == "整治"
+
+
+def test_registration_emits_item_registered_then_one_assignment_per_task():
+    planned, tasks = intake.plan_item(item(NOW + timedelta(days=1), NOW + timedelta(days=3)),
+                                      tenant="acme", now=NOW)
+    events = intake.registration_events(planned, tasks)
+    assert [type(e) for e in events] == [ItemRegistered, TaskAssigned, TaskAssigned]
+    assert events[0].task_ids == [t.id for t in tasks]
+    assert [e.task_id for e in events[1:]] == [t.id for t in tasks]
+    assert events[2].due == NOW + timedelta(days=3)
+
+
+def test_overdue_only_when_open_and_past_the_deadline():
+    due = NOW
+    assert tracking.is_overdue(due=due, status="assigned", now=NOW)
+    assert tracking.is_overdue(due=due, status="in_progress", now=NOW + timedelta(days=1))
+    assert not tracking.is_overdue(due=due, status="assigned", now=NOW - timedelta(seconds=1))
+    assert not tracking.is_overdue(due=due, status="accepted", now=NOW + timedelta(days=1))
+    assert not tracking.is_overdue(due=due, status="cancelled", now=NOW + timedelta(days=1))
+
+
+def test_overdue_costs_points_and_totals_add_up():
+    points = scoring.points_for_overdue("整治")
+    assert points.points < 0 and "整治" in points.reason
+    assert scoring.total([points.points, points.points, 5]) == 5 + 2 * points.points
+
+
+def test_notices_speak_chinese_and_show_the_deadline_in_beijing_time():
+    message = notify.assigned_message("整治", datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
+    assert message.kind == "assigned"
+    assert "2026-12-01 17:30" in message.body and "整治" in message.title
+    assert notify.overdue_message("整治", NOW).kind == "overdue"
+
+
+def test_assignment_notice_goes_to_lead_and_each_co_unit_once():
+    assert notify.assignment_recipients("U-1", ["U-2", "U-1", "U-2"]) == ["U-1", "U-2"]
