@@ -5,12 +5,13 @@ import json
 import threading
 import time
 
+import httpx
 import nats
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from tests.e2e.helpers import inbox, register, score, unit, wait_for_task
-from tests.support import ServiceStack, backends, wait_until
+from tests.support import ServiceStack, backends, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -89,3 +90,45 @@ def test_consumer_killed_while_events_flow_loses_and_doubles_nothing(crash_stack
     for u in units:
         assert [n["task_id"] for n in inbox(stack, u)] == [tasks[u]]
         assert score(stack, u)["assigned"] == 1
+
+
+def test_replicas_of_a_service_share_the_work_and_apply_each_event_once(crash_stack):
+    stack = crash_stack
+    stack.stack.start_service("notify", key="notify-2", port=free_port())
+    stack.stack.wait_ready(["notify-2"])
+    try:
+        units = [unit() for _ in range(60)]
+        tasks = {u: register(stack, u)["tasks"][0]["id"] for u in units}
+        for u in units:
+            wait_until(lambda: inbox(stack, u), what=f"notice for {u}")
+        time.sleep(1)
+        for u in units:
+            assert [n["task_id"] for n in inbox(stack, u)] == [tasks[u]]
+        handled = [consumed_ok(stack.stack.urls[key]) for key in ("notify", "notify-2")]
+        assert all(n > 0 for n in handled), f"one replica did all the work: {handled}"
+    finally:
+        stack.kill("notify-2")
+
+
+def test_services_reconnect_after_nats_restarts_and_nothing_is_lost(crash_stack):
+    stack = crash_stack
+    stack.nats.stop()
+    for name in ("intake", "tracking", "scoring", "notify"):
+        wait_until(lambda: stack.http[name].get("/readyz").status_code == 503, what=f"{name} not ready")
+    # intake still takes the request: the event waits in its outbox until the bus is back
+    lead = unit()
+    item = register(stack, lead)
+    stack.nats.start()  # same port, same store
+    for name in ("intake", "tracking", "scoring", "notify"):
+        wait_until(lambda: stack.http[name].get("/readyz").status_code == 200, timeout=30,
+                   what=f"{name} ready again")
+    notices = wait_until(lambda: inbox(stack, lead), timeout=30, what="notice after the outage")
+    assert [n["task_id"] for n in notices] == [item["tasks"][0]["id"]]
+
+
+def consumed_ok(url: str) -> float:
+    total = 0.0
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith("duban_events_consumed_total{") and 'outcome="ok"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
