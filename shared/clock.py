@@ -64,7 +64,7 @@ class Clock:
 
     async def follow(self, js: JetStreamContext) -> None:
         """Keep the offset in step with the shared bucket (no-op in production)."""
-        if self.production:
+        if self.production or self._watch_task:
             return
         kv = await ensure_clock_bucket(js)
         watcher = await kv.watch(OFFSET_KEY)
@@ -83,6 +83,7 @@ class Clock:
         if self._watch_task:
             self._watch_task.cancel()
             await asyncio.gather(self._watch_task, return_exceptions=True)
+            self._watch_task = None
 
 
 async def ensure_clock_bucket(js: JetStreamContext):

@@ -114,33 +114,48 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch of pending rows; returns how many were confirmed."""
-        async with self.sessions() as session, session.begin():
-            rows = (
-                await session.exec(
-                    select(OutboxRow)
-                    .where(col(OutboxRow.published_at).is_(None))
-                    .order_by(col(OutboxRow.seq))
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not rows:
-                return 0
-            # One connection preserves the order of these publishes on the wire.
-            results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
-            done = [row.seq for row, result in zip(rows, results, strict=True) if result is True]
-            if done:
-                await session.exec(
-                    update(OutboxRow)
-                    .where(col(OutboxRow.seq).in_(done))
-                    .values(published_at=datetime.now(UTC))
-                )
+        async with self.sessions() as session:
+            if session.bind.dialect.name == "sqlite":
+                # SQLite locks the whole file: never hold it while waiting for PubAcks. Two
+                # relays may then send a row twice; the stream's duplicate window drops it.
+                async with session.begin():
+                    rows = await self._pending(session, lock=False)
+                done = await self._publish_all(rows)
+                async with session.begin():
+                    await self._mark(session, done)
+            else:
+                # Row locks: replicas skip each other's rows while they wait for PubAcks.
+                async with session.begin():
+                    rows = await self._pending(session, lock=True)
+                    done = await self._publish_all(rows)
+                    await self._mark(session, done)
         RELAYED.labels(self.service).inc(len(done))
-        failed = len(rows) - len(done)
-        if failed:
+        if failed := len(rows) - len(done):
             RELAY_ERRORS.labels(self.service).inc(failed)
             log.warning("outbox: %d of %d publishes failed; will retry", failed, len(rows))
         return len(done)
+
+    async def _pending(self, session: AsyncSession, *, lock: bool) -> list[OutboxRow]:
+        query = (
+            select(OutboxRow)
+            .where(col(OutboxRow.published_at).is_(None))
+            .order_by(col(OutboxRow.seq))
+            .limit(self.batch_size)
+        )
+        if lock:
+            query = query.with_for_update(skip_locked=True)
+        return list((await session.exec(query)).all())
+
+    async def _publish_all(self, rows: list[OutboxRow]) -> list[int]:
+        # One connection keeps the order of these concurrent publishes on the wire.
+        results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
+        return [row.seq for row, result in zip(rows, results, strict=True) if result is True]
+
+    async def _mark(self, session: AsyncSession, done: list[int]) -> None:
+        if done:
+            await session.exec(
+                update(OutboxRow).where(col(OutboxRow.seq).in_(done)).values(published_at=datetime.now(UTC))
+            )
 
     async def _publish(self, row: OutboxRow) -> bool:
         token = otel_context.attach(extract(json.loads(row.trace_headers)))

@@ -103,6 +103,17 @@ class Runtime:
         self._bus_task = asyncio.create_task(self._start_bus(), name=f"{self.name}-bus-start")
 
     async def _start_bus(self) -> None:
+        """Bring up the bus side; retried until it works (readyz says 503 meanwhile)."""
+        while True:
+            try:
+                await self._bring_up_bus()
+                return
+            except Exception:
+                log.exception("%s: bus start failed; retrying", self.name)
+                await self._stop_bus_work()
+                await asyncio.sleep(1)
+
+    async def _bring_up_bus(self) -> None:
         await self._connect()
         js = jetstream(self.broker, self.settings)
         await declare_stream(js, self.stream, self.settings)
@@ -138,15 +149,19 @@ class Runtime:
                             self.settings.nats_url, exc)
                 await asyncio.sleep(1)
 
-    async def stop(self) -> None:
-        self._bus_task.cancel()
-        await asyncio.gather(self._bus_task, return_exceptions=True)
+    async def _stop_bus_work(self) -> None:
         for worker in reversed(self.workers):
             await worker.stop()
         for consumer in self.consumers:
             await consumer.stop()
+        self.workers, self.consumers = [], []
         await self.relay.stop()
         await self.clock.close()
+
+    async def stop(self) -> None:
+        self._bus_task.cancel()
+        await asyncio.gather(self._bus_task, return_exceptions=True)
+        await self._stop_bus_work()
         await self.broker.stop()
         await self.engine.dispose()
 

@@ -4,7 +4,6 @@ Common settings use the prefix ``DUBAN_``; per-service ones ``DUBAN_<SERVICE>_``
 (e.g. ``DUBAN_TRACKING_PORT``, ``DUBAN_TRACKING_DATABASE_URL``).
 """
 
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -67,7 +66,3 @@ class ServiceSettings(BaseSettings):
         if not loaded.database_url:
             loaded.database_url = f"sqlite:///{(common.data_dir / f'{name}.db').as_posix()}"
         return loaded
-
-    @cached_property
-    def durable_prefix(self) -> str:
-        return self.name

@@ -37,6 +37,17 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1, what: st
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+async def stream_messages(js, subject: str, stream: str, limit: int = 1000) -> list:
+    """Every message on ``subject`` in ``stream`` so far (an ephemeral consumer, unacked)."""
+    sub = await js.pull_subscribe(subject, stream=stream)
+    try:
+        return await sub.fetch(limit, timeout=1)
+    except TimeoutError:
+        return []
+    finally:
+        await sub.unsubscribe()
+
+
 @dataclass
 class NatsServer:
     store: Path

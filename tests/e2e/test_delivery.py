@@ -8,10 +8,9 @@ import time
 import httpx
 import nats
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from tests.e2e.helpers import inbox, register, score, unit, wait_for_task
-from tests.support import ServiceStack, backends, free_port, wait_until
+from tests.support import ServiceStack, backends, free_port, stream_messages, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -22,11 +21,7 @@ async def _republish_last_assignment(url: str, task_id: str) -> str:
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
-        sub = await js.pull_subscribe(
-            "duban.intake.task.assigned.v1", stream="DUBAN_INTAKE",
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-        )
-        for msg in await sub.fetch(1000, timeout=2):
+        for msg in await stream_messages(js, "duban.intake.task.assigned.v1", "DUBAN_INTAKE"):
             event = json.loads(msg.data)
             if event["data"]["task_id"] == task_id:
                 await js.publish(msg.subject, msg.data, headers={"Nats-Msg-Id": event["id"] + "-again"})

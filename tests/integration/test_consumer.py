@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel, select
 
 from shared.consumer import ConsumerOptions, EventConsumer, Subscription
 from shared.events import TaskAssigned, envelope
+from tests.support import stream_messages
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -83,13 +84,7 @@ class Harness:
             await asyncio.sleep(0.05)
 
     async def dead_letters(self) -> list:
-        sub = await self.js.pull_subscribe(self.consumer.dlq_subject, stream=self.stream.name)
-        try:
-            return await sub.fetch(100, timeout=1)
-        except TimeoutError:
-            return []
-        finally:
-            await sub.unsubscribe()
+        return await stream_messages(self.js, self.consumer.dlq_subject, self.stream.name)
 
 
 @pytest.fixture

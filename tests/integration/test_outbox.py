@@ -16,7 +16,7 @@ from shared.outbox import OutboxRelay, OutboxRow, add_event
 from shared.settings import Settings
 from shared.streams import StreamSpec
 from tests.integration.test_consumer import assigned
-from tests.support import NatsServer
+from tests.support import NatsServer, stream_messages
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -26,14 +26,8 @@ def relay_for(broker, sessions, stream: StreamSpec) -> OutboxRelay:
                        publish_timeout=2)
 
 
-async def stream_messages(js, stream: StreamSpec) -> list:
-    sub = await js.pull_subscribe(stream.events_subject, stream=stream.name)
-    try:
-        return await sub.fetch(100, timeout=1)
-    except TimeoutError:
-        return []
-    finally:
-        await sub.unsubscribe()
+async def published(js, stream: StreamSpec) -> list:
+    return await stream_messages(js, stream.events_subject, stream.name)
 
 
 def on_stream(stream: StreamSpec, data: TaskAssigned):
@@ -55,7 +49,7 @@ async def test_relay_publishes_with_event_id_as_msg_id_and_marks_rows(nc, stream
 
     assert await relay_for(broker, sessions, stream).relay_once() == 3
 
-    messages = await stream_messages(nc.jetstream(), stream)
+    messages = await published(nc.jetstream(), stream)
     assert [m.headers["Nats-Msg-Id"] for m in messages] == [e.id for e in events]
     assert [json.loads(m.data)["id"] for m in messages] == [e.id for e in events]
     assert await pending(sessions) == []
@@ -67,7 +61,7 @@ async def test_rolled_back_transaction_publishes_nothing(nc, stream, sessions, b
             add_event(session, on_stream(stream, assigned(1)))
             raise RuntimeError("the state change failed")
     assert await relay_for(broker, sessions, stream).relay_once() == 0
-    assert await stream_messages(nc.jetstream(), stream) == []
+    assert await published(nc.jetstream(), stream) == []
 
 
 async def test_republishing_a_row_whose_mark_was_lost_does_not_duplicate(nc, stream, sessions, broker):
@@ -79,7 +73,7 @@ async def test_republishing_a_row_whose_mark_was_lost_does_not_duplicate(nc, str
         await session.exec(update(OutboxRow).values(published_at=None))
 
     assert await relay.relay_once() == 1  # the duplicate PubAck counts as published
-    assert len(await stream_messages(nc.jetstream(), stream)) == 1
+    assert len(await published(nc.jetstream(), stream)) == 1
     assert await pending(sessions) == []
 
 
@@ -104,7 +98,7 @@ async def test_rows_wait_while_nats_is_down_and_go_out_when_it_is_back(tmp_path,
                 break
             await asyncio.sleep(0.1)
         assert await relay.relay_once() == 1
-        assert len(await stream_messages(broker.connection.jetstream(), stream)) == 1
+        assert len(await published(broker.connection.jetstream(), stream)) == 1
     finally:
         await broker.stop()
         server.stop()
@@ -120,6 +114,6 @@ async def test_trace_context_is_kept_on_the_row_and_restored_when_relaying(nc, s
 
     await relay_for(broker, sessions, stream).relay_once()  # outside any span
 
-    (message,) = await stream_messages(nc.jetstream(), stream)
+    (message,) = await published(nc.jetstream(), stream)
     assert message.headers["traceparent"].split("-")[1] == trace_id
     assert trace.get_current_span().get_span_context().is_valid is False
