@@ -73,6 +73,7 @@ class ItemRegistered(EventData):
     SUMMARY: ClassVar[str] = "A supervised item was registered (立项) with its tasks."
 
     item_id: str
+    number: str = ""
     title: str
     source: SourceRef
     task_ids: list[str]

@@ -1,10 +1,13 @@
 """intake's HTTP routes."""
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, Header, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError
 
 from services.intake import domain, store
-from services.intake.models import Item, ItemCreate, ItemPublic, SourceIn, Task, TaskPublic
+from services.intake.models import (
+    IdempotencyKey, Item, ItemCreate, ItemPublic, SourceIn, Task, TaskPublic,
+)
 from shared.service import Runtime, runtime_of
 
 router = APIRouter(tags=["items"])
@@ -13,6 +16,7 @@ router = APIRouter(tags=["items"])
 def to_public(item: Item, tasks: list[Task]) -> ItemPublic:
     return ItemPublic(
         id=item.id,
+        number=item.number,
         tenant=item.tenant,
         title=item.title,
         source=SourceIn(kind=item.source_kind, ref=item.source_ref),
@@ -22,17 +26,59 @@ def to_public(item: Item, tasks: list[Task]) -> ItemPublic:
 
 
 @router.post("/items", status_code=201, response_model=ItemPublic)
-async def register_item(body: ItemCreate, runtime: Runtime = Depends(runtime_of)) -> ItemPublic:
-    """Register (立项) an item with its tasks; emits item-registered and one task-assigned each."""
+async def register_item(
+    body: ItemCreate,
+    response: Response,
+    runtime: Runtime = Depends(runtime_of),
+    idempotency_key: str | None = Header(None, min_length=1, max_length=255),
+) -> ItemPublic:
+    """Register (立项) an item with its tasks; emits item-registered and one task-assigned each.
+
+    With an ``Idempotency-Key`` header the same request again returns the first item
+    (``Idempotent-Replayed: true``) instead of creating another.
+    """
+    tenant = runtime.settings.tenant
+    fingerprint = domain.request_fingerprint(body)
+    if idempotency_key and (earlier := await _replay(runtime, tenant, idempotency_key, fingerprint)):
+        response.headers["Idempotent-Replayed"] = "true"
+        return earlier
     now = runtime.clock.now()
     if errors := domain.deadline_errors(body, now):
         raise RequestValidationError(errors)
-    item, tasks = domain.plan_item(body, tenant=runtime.settings.tenant, now=now)
+    try:
+        item, tasks = await _register(runtime, body, tenant, now, idempotency_key, fingerprint)
+    except IntegrityError:
+        # A concurrent request with the same key committed first: answer with its item.
+        if idempotency_key and (earlier := await _replay(runtime, tenant, idempotency_key, fingerprint)):
+            response.headers["Idempotent-Replayed"] = "true"
+            return earlier
+        raise
+    return to_public(item, tasks)
+
+
+async def _register(runtime: Runtime, body: ItemCreate, tenant: str, now, key: str | None,
+                    fingerprint: str) -> tuple[Item, list[Task]]:
+    year = domain.numbering_year(now)
     async with runtime.unit_of_work() as session:
+        number = domain.item_number(year, await store.next_sequence(session, tenant, year))
+        item, tasks = domain.plan_item(body, tenant=tenant, number=number, now=now)
         store.add_item(session, item, tasks)
+        if key:
+            store.add_key(session, IdempotencyKey(tenant=tenant, key=key, request_hash=fingerprint,
+                                                  item_id=item.id, created_at=now))
         for event in domain.registration_events(item, tasks):
             runtime.emit(session, event)
-    return to_public(item, tasks)
+    return item, tasks
+
+
+async def _replay(runtime: Runtime, tenant: str, key: str, fingerprint: str) -> ItemPublic | None:
+    async with runtime.sessions() as session:
+        earlier = await store.find_key(session, tenant, key)
+        if earlier is None:
+            return None
+        if earlier.request_hash != fingerprint:
+            raise HTTPException(422, f"Idempotency-Key {key!r} was already used for a different request")
+        return to_public(*await store.get_item(session, earlier.item_id))
 
 
 @router.get("/items/{item_id}", response_model=ItemPublic)

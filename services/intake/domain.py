@@ -1,10 +1,14 @@
 """intake's rules, as pure functions."""
 
+import hashlib
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from services.intake.models import Item, ItemCreate, Task
 from shared.events import EventData, ItemRegistered, SourceRef, TaskAssigned
+
+OFFICE_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def new_id() -> str:
@@ -25,10 +29,27 @@ def deadline_errors(cmd: ItemCreate, now: datetime) -> list[dict]:
     ]
 
 
-def plan_item(cmd: ItemCreate, *, tenant: str, now: datetime) -> tuple[Item, list[Task]]:
+def item_number(year: int, sequence: int) -> str:
+    """督办 numbers as offices write them: DB-2026-0001 (more digits past 9999)."""
+    return f"DB-{year}-{sequence:04d}"
+
+
+def numbering_year(now: datetime) -> int:
+    """Numbers restart each year of the office's calendar (Beijing time)."""
+    return now.astimezone(OFFICE_ZONE).year
+
+
+def request_fingerprint(cmd: ItemCreate) -> str:
+    return hashlib.sha256(cmd.model_dump_json().encode()).hexdigest()
+
+
+def plan_item(
+    cmd: ItemCreate, *, tenant: str, number: str, now: datetime
+) -> tuple[Item, list[Task]]:
     item = Item(
         id=new_id(),
         tenant=tenant,
+        number=number,
         title=cmd.title,
         source_kind=cmd.source.kind.value,
         source_ref=cmd.source.ref,
@@ -43,7 +64,7 @@ def plan_item(cmd: ItemCreate, *, tenant: str, now: datetime) -> tuple[Item, lis
             title=t.title or cmd.title,
             lead_unit=t.lead_unit,
             co_units=list(dict.fromkeys(u for u in t.co_units if u != t.lead_unit)),
-            due=t.due,
+            due=t.due.astimezone(UTC),
         )
         for position, t in enumerate(cmd.tasks)
     ]
@@ -53,6 +74,7 @@ def plan_item(cmd: ItemCreate, *, tenant: str, now: datetime) -> tuple[Item, lis
 def registration_events(item: Item, tasks: list[Task]) -> list[EventData]:
     registered = ItemRegistered(
         item_id=item.id,
+        number=item.number,
         title=item.title,
         source=SourceRef(kind=item.source_kind, ref=item.source_ref),
         task_ids=[t.id for t in tasks],

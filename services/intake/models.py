@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field as PydanticField, field_validator
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -29,12 +29,37 @@ class SourceKind(StrEnum):
 
 
 class Item(IntakeBase, table=True):
+    __table_args__ = (UniqueConstraint("tenant", "number"),)
+
     id: str = Field(primary_key=True, max_length=32)
     tenant: str = Field(index=True, max_length=64)
+    number: str = Field(max_length=32)  # DB-2026-0001: per tenant and year
     title: str = Field(max_length=500)
     source_kind: str = Field(max_length=32)
     source_ref: str = Field(default="", max_length=500)
     registered_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ItemCounter(IntakeBase, table=True):
+    """The last item number given out per tenant and year."""
+
+    __tablename__ = "item_counter"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class IdempotencyKey(IntakeBase, table=True):
+    """A creating call's Idempotency-Key: the same request again returns the same item."""
+
+    __tablename__ = "idempotency_key"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=255)
+    request_hash: str = Field(max_length=64)
+    item_id: str = Field(max_length=32)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class Task(IntakeBase, table=True):
@@ -89,6 +114,7 @@ class TaskPublic(BaseModel):
 
 class ItemPublic(BaseModel):
     id: str
+    number: str
     tenant: str
     title: str
     source: SourceIn

@@ -2,6 +2,7 @@
 
 import time
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -97,3 +98,32 @@ def test_deadline_passing_gives_one_overdue_event_notice_and_ledger_entry(stack)
     # The task due in 30 days is untouched.
     assert task(stack, later["tasks"][0]["id"])["overdue"] is False
     assert score(stack, other)["entries"] == []
+
+
+def test_items_are_numbered_per_year(stack):
+    first, second = register(stack, unit()), register(stack, unit())
+    year = simulated_now(stack).astimezone(ZoneInfo("Asia/Shanghai")).year
+    prefix, number = first["number"].rsplit("-", 1)
+    assert prefix == f"DB-{year}" and len(number) == 4
+    assert second["number"] == f"DB-{year}-{int(number) + 1:04d}"
+
+
+def test_same_idempotency_key_twice_creates_one_item(stack):
+    lead = unit()
+    body = {"title": "热线工单", "source": {"kind": "hotline_case", "ref": "12345-0099"},
+            "tasks": [{"lead_unit": lead, "due": "2099-01-01T00:00:00+08:00"}]}
+    headers = {"Idempotency-Key": f"oa-{lead}"}
+    first = stack.intake.post("/api/v1/items", json=body, headers=headers)
+    again = stack.intake.post("/api/v1/items", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+
+    other = stack.intake.post("/api/v1/items", json={**body, "title": "另一件"}, headers=headers)
+    assert other.status_code == 422 and "different request" in other.json()["detail"]
+
+    wait_until(lambda: inbox(stack, lead), what="the one notice")
+    time.sleep(1)
+    assert len(inbox(stack, lead)) == 1
+    assert score(stack, lead)["assigned"] == 1

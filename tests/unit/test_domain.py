@@ -1,6 +1,7 @@
 """The services' rules as pure functions: no bus, no database."""
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from services.intake import domain as intake
 from services.intake.models import ItemCreate
@@ -28,7 +29,7 @@ def test_deadlines_must_lie_ahead_of_the_clock():
 
 def test_plan_keeps_task_order_and_drops_the_lead_from_its_co_units():
     cmd = item(NOW + timedelta(days=1), NOW + timedelta(days=2), co_units=["U-0", "U-9", "U-9"])
-    planned, tasks = intake.plan_item(cmd, tenant="acme", now=NOW)
+    planned, tasks = intake.plan_item(cmd, tenant="acme", number="DB-2026-0001", now=NOW)
     assert [t.position for t in tasks] == [0, 1]
     assert [t.lead_unit for t in tasks] == ["U-0", "U-1"]
     assert tasks[0].co_units == ["U-9"] and tasks[1].co_units == ["U-0", "U-9"]
@@ -38,10 +39,11 @@ def test_plan_keeps_task_order_and_drops_the_lead_from_its_co_units():
 
 def test_registration_emits_item_registered_then_one_assignment_per_task():
     planned, tasks = intake.plan_item(item(NOW + timedelta(days=1), NOW + timedelta(days=3)),
-                                      tenant="acme", now=NOW)
+                                      tenant="acme", number="DB-2026-0007", now=NOW)
     events = intake.registration_events(planned, tasks)
     assert [type(e) for e in events] == [ItemRegistered, TaskAssigned, TaskAssigned]
     assert events[0].task_ids == [t.id for t in tasks]
+    assert events[0].number == "DB-2026-0007"
     assert [e.task_id for e in events[1:]] == [t.id for t in tasks]
     assert events[2].due == NOW + timedelta(days=3)
 
@@ -70,3 +72,22 @@ def test_notices_speak_chinese_and_show_the_deadline_in_beijing_time():
 
 def test_assignment_notice_goes_to_lead_and_each_co_unit_once():
     assert notify.assignment_recipients("U-1", ["U-2", "U-1", "U-2"]) == ["U-1", "U-2"]
+
+
+def test_item_numbers_restart_each_beijing_year_and_grow_past_four_digits():
+    assert intake.item_number(2026, 1) == "DB-2026-0001"
+    assert intake.item_number(2026, 12345) == "DB-2026-12345"
+    new_year_eve_utc = datetime(2026, 12, 31, 16, 30, tzinfo=UTC)  # 00:30 on 1 Jan in Beijing
+    assert intake.numbering_year(new_year_eve_utc) == 2027
+
+
+def test_same_request_same_fingerprint_and_a_changed_one_differs():
+    a = item(NOW + timedelta(days=1))
+    assert intake.request_fingerprint(a) == intake.request_fingerprint(item(NOW + timedelta(days=1)))
+    assert intake.request_fingerprint(a) != intake.request_fingerprint(item(NOW + timedelta(days=2)))
+
+
+def test_deadlines_are_stored_in_utc():
+    beijing = datetime(2026, 12, 1, 17, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    _, tasks = intake.plan_item(item(beijing), tenant="acme", number="DB-2026-0001", now=NOW)
+    assert tasks[0].due == beijing and tasks[0].due.tzinfo is UTC
