@@ -115,6 +115,5 @@ class TaskOverdue(EventData):
         return self.task_id
 
 
-CATALOGUE: dict[str, type[EventData]] = {
-    cls.TYPE: cls for cls in (ItemRegistered, TaskAssigned, TaskOverdue)
-}
+# Every event type defined above, by type (define new ones above this line).
+CATALOGUE: dict[str, type[EventData]] = {cls.TYPE: cls for cls in EventData.__subclasses__()}
