@@ -97,6 +97,24 @@ class TaskAssigned(EventData):
         return self.task_id
 
 
+
+class OrgUnitChanged(EventData):
+    TYPE: ClassVar[str] = "duban.intake.org_unit.changed.v1"
+    SUMMARY: ClassVar[str] = (
+        "An org unit was created, renamed, moved, deactivated or reactivated; carries the unit's "
+        "whole state after the change, so a copy can upsert from any single event."
+    )
+
+    change: Literal["created", "renamed", "moved", "deactivated", "reactivated"]
+    unit_id: str
+    name: str
+    parent_id: str | None = None
+    active: bool
+    path: list[str]  # unit ids from the root down to this unit, inclusive
+
+    def entity_id(self) -> str:
+        return self.unit_id
+
 # ---- tracking -------------------------------------------------------------------------------
 
 
@@ -110,6 +128,29 @@ class TaskOverdue(EventData):
     lead_unit: str
     due: AwareDatetime
     overdue_at: AwareDatetime
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
+class TaskStatusChanged(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.status_changed.v1"
+    SUMMARY: ClassVar[str] = (
+        "A task moved in its lifecycle (sign, progress, submit, accept, return, reverify, cancel, "
+        "suspend, resume), with who did it and why."
+    )
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    action: str
+    from_status: str
+    to_status: str
+    actor: str
+    comment: str = ""
+    at: AwareDatetime
+    due: AwareDatetime
 
     def entity_id(self) -> str:
         return self.task_id

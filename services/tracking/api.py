@@ -1,19 +1,95 @@
-"""tracking's HTTP routes."""
+"""tracking's HTTP routes: a task's view, and the actions that move it through its lifecycle."""
 
 from fastapi import APIRouter, Depends, HTTPException
 
 from services.tracking import domain, store
-from services.tracking.models import TaskPublic
+from services.tracking.lifecycle import Action, Status, TransitionRefused, allowed_actions, record
+from services.tracking.models import (
+    ActionRequest, HistoryPublic, ReviewRequest, TaskPublic, TrackedTask,
+)
+from services.tracking.workdays import builtin_calendar
+from shared.events import TaskStatusChanged
 from shared.service import Runtime, runtime_of
 
 router = APIRouter(tags=["tasks"])
+
+
+async def task_view(runtime: Runtime, task: TrackedTask, history: list) -> TaskPublic:
+    now = runtime.clock.now()
+    calendar = builtin_calendar()
+    suspended_from = Status(task.suspended_from) if task.suspended_from else None
+    return TaskPublic(
+        **task.model_dump(),
+        overdue=domain.is_overdue(due=task.due, status=task.status, now=now),
+        light=domain.task_light(task=task, now=now, calendar=calendar),
+        stagnant=domain.task_stagnant(task=task, now=now, calendar=calendar),
+        allowed_actions=[a.value for a in allowed_actions(task.status, suspended_from=suspended_from)],
+        history=[HistoryPublic.model_validate(h, from_attributes=True) for h in history],
+    )
 
 
 @router.get("/tasks/{task_id}", response_model=TaskPublic)
 async def get_task(task_id: str, runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
     async with runtime.sessions() as session:
         task = await store.get_task(session, task_id)
-    if task is None:
-        raise HTTPException(404, f"no task {task_id}")
-    overdue = domain.is_overdue(due=task.due, status=task.status, now=runtime.clock.now())
-    return TaskPublic(**task.model_dump(), overdue=overdue)
+        if task is None:
+            raise HTTPException(404, f"no task {task_id}")
+        return await task_view(runtime, task, await store.history(session, task_id))
+
+
+async def act(runtime: Runtime, task_id: str, action: Action, body: ActionRequest) -> TaskPublic:
+    """Apply one lifecycle action: 409 with the reason if the task's state does not allow it."""
+    now = runtime.clock.now()
+    async with runtime.unit_of_work() as session:
+        task = await store.get_task(session, task_id, for_update=True)
+        if task is None:
+            raise HTTPException(404, f"no task {task_id}")
+        suspended_from = Status(task.suspended_from) if task.suspended_from else None
+        try:
+            new, entry = record(task.status, action, at=now, actor=body.actor, comment=body.comment,
+                                suspended_from=suspended_from)
+        except TransitionRefused as refused:
+            raise HTTPException(409, refused.reason) from None
+        task.suspended_from = task.status if action is Action.SUSPEND else None
+        task.status = new.value
+        task.returns, task.reverifications = domain.counters_after(action, task.returns,
+                                                                   task.reverifications)
+        task.last_activity_at = now
+        store.add_history(session, task.id, entry)
+        runtime.emit(session, TaskStatusChanged(
+            task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
+            action=entry.action, from_status=entry.from_status, to_status=entry.to_status,
+            actor=entry.actor, comment=entry.comment, at=now, due=task.due,
+        ))
+        history = await store.history(session, task_id)
+        return await task_view(runtime, task, history)
+
+
+def _action_route(action: Action, summary: str) -> None:
+    async def route(task_id: str, body: ActionRequest | None = None,
+                    runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
+        return await act(runtime, task_id, action, body or ActionRequest())
+
+    router.add_api_route(f"/tasks/{{task_id}}/{action.value}", route, methods=["POST"],
+                         response_model=TaskPublic, summary=summary,
+                         responses={404: {"description": "no such task"},
+                                    409: {"description": "the task's state does not allow it"}})
+
+
+for _action, _summary in (
+    (Action.SIGN, "The unit signs for the task (签收)"),
+    (Action.PROGRESS, "The unit reports progress"),
+    (Action.SUBMIT, "The unit submits its completion report (报结)"),
+    (Action.CANCEL, "The office cancels the task"),
+    (Action.SUSPEND, "The office suspends the task (its clock stops)"),
+    (Action.RESUME, "The office resumes a suspended task"),
+):
+    _action_route(_action, _summary)
+
+
+@router.post("/tasks/{task_id}/review", response_model=TaskPublic,
+             responses={404: {"description": "no such task"},
+                        409: {"description": "only a submitted task can be reviewed"}})
+async def review(task_id: str, body: ReviewRequest, runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
+    """The office accepts (办结), returns for redo (退回重办) or sends for re-verification (复核)."""
+    return await act(runtime, task_id, Action(body.decision), body)

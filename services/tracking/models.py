@@ -1,8 +1,9 @@
-"""tracking's tables (its own copy of each assigned task) and API shapes."""
+"""tracking's tables (its own copy of each assigned task, and its history) and API shapes."""
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field as PydanticField
 from sqlalchemy import JSON, Column, Index
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -27,8 +28,48 @@ class TrackedTask(TrackingBase, table=True):
     co_units: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     due: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     status: str = Field(default="assigned", max_length=16)
+    suspended_from: str | None = Field(default=None, max_length=16)
+    returns: int = 0
+    reverifications: int = 0
     assigned_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    last_activity_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     overdue_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class TaskHistory(TrackingBase, table=True):
+    """Every move of a task: who, when, from, to, and why."""
+
+    __tablename__ = "task_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: str = Field(index=True, max_length=32)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=16)
+    from_status: str = Field(max_length=16)
+    to_status: str = Field(max_length=16)
+    comment: str = Field(default="", max_length=2000)
+
+
+# ---- API shapes -----------------------------------------------------------------------------
+
+
+class ActionRequest(BaseModel):
+    actor: str = PydanticField(default="anonymous", min_length=1, max_length=128)
+    comment: str = PydanticField(default="", max_length=2000)
+
+
+class ReviewRequest(ActionRequest):
+    decision: Literal["accept", "return", "reverify"]
+
+
+class HistoryPublic(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    from_status: str
+    to_status: str
+    comment: str
 
 
 class TaskPublic(BaseModel):
@@ -41,4 +82,10 @@ class TaskPublic(BaseModel):
     status: str
     overdue: bool
     overdue_at: datetime | None
+    light: str
+    stagnant: bool
+    returns: int
+    reverifications: int
+    allowed_actions: list[str]
     assigned_at: datetime
+    history: list[HistoryPublic]

@@ -6,8 +6,8 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.tracking.domain import OPEN_STATUSES
-from services.tracking.models import TrackedTask
+from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, HistoryEntry
+from services.tracking.models import TaskHistory, TrackedTask
 from shared.db import insert_ignoring_duplicates
 
 
@@ -16,8 +16,19 @@ async def add_task(session: AsyncSession, task: TrackedTask) -> None:
     await session.exec(insert_ignoring_duplicates(session, TrackedTask.__table__).values(**values))
 
 
-async def get_task(session: AsyncSession, task_id: str) -> TrackedTask | None:
-    return await session.get(TrackedTask, task_id)
+async def get_task(session: AsyncSession, task_id: str, *, for_update: bool = False) -> TrackedTask | None:
+    return await session.get(TrackedTask, task_id, with_for_update=for_update or None)
+
+
+async def history(session: AsyncSession, task_id: str) -> list[TaskHistory]:
+    result = await session.exec(
+        select(TaskHistory).where(TaskHistory.task_id == task_id).order_by(col(TaskHistory.id))
+    )
+    return list(result.all())
+
+
+def add_history(session: AsyncSession, task_id: str, entry: HistoryEntry) -> None:
+    session.add(TaskHistory(task_id=task_id, **entry.__dict__))
 
 
 async def claim_overdue(session: AsyncSession, now: datetime, limit: int) -> list[TrackedTask]:
@@ -30,7 +41,7 @@ async def claim_overdue(session: AsyncSession, now: datetime, limit: int) -> lis
         select(TrackedTask.id)
         .where(col(TrackedTask.overdue_at).is_(None))
         .where(col(TrackedTask.due) <= now)
-        .where(col(TrackedTask.status).in_(OPEN_STATUSES))
+        .where(col(TrackedTask.status).in_(sorted(CLOCK_RUNNING_STATUSES)))
         .order_by(col(TrackedTask.due))
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -44,13 +55,3 @@ async def claim_overdue(session: AsyncSession, now: datetime, limit: int) -> lis
     )
     return [TrackedTask.model_validate(dict(row._mapping)) for row in result]
 
-
-async def next_deadline(session: AsyncSession) -> datetime | None:
-    result = await session.exec(
-        select(TrackedTask.due)
-        .where(col(TrackedTask.overdue_at).is_(None))
-        .where(col(TrackedTask.status).in_(OPEN_STATUSES))
-        .order_by(col(TrackedTask.due))
-        .limit(1)
-    )
-    return result.first()
