@@ -156,5 +156,40 @@ class TaskStatusChanged(EventData):
         return self.task_id
 
 
+class TaskExtensionRequested(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.extension_requested.v1"
+    SUMMARY: ClassVar[str] = "A unit asked for more time (延期申请); the task's clock pauses."
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    due: AwareDatetime
+    new_due: AwareDatetime
+    reason: str
+    actor: str
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
+class TaskExtensionDecided(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.extension_decided.v1"
+    SUMMARY: ClassVar[str] = "The office granted or refused an extension; `due` is the deadline now."
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    granted: bool
+    previous_due: AwareDatetime
+    due: AwareDatetime
+    actor: str
+    comment: str = ""
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
 # Every event type defined above, by type (define new ones above this line).
 CATALOGUE: dict[str, type[EventData]] = {cls.TYPE: cls for cls in EventData.__subclasses__()}

@@ -3,12 +3,16 @@
 from fastapi import APIRouter, Depends, HTTPException
 
 from services.tracking import domain, store
-from services.tracking.lifecycle import Action, Status, TransitionRefused, allowed_actions, record
+from services.tracking.domain import ExtensionRefused
+from services.tracking.lifecycle import (
+    Action, HistoryEntry, Status, TransitionRefused, allowed_actions, record,
+)
 from services.tracking.models import (
-    ActionRequest, HistoryPublic, ReviewRequest, TaskPublic, TrackedTask,
+    ActionRequest, ExtensionDecision, ExtensionPublic, ExtensionRequest, HistoryPublic,
+    ReviewRequest, TaskPublic, TrackedTask,
 )
 from services.tracking.workdays import builtin_calendar
-from shared.events import TaskStatusChanged
+from shared.events import TaskExtensionDecided, TaskExtensionRequested, TaskStatusChanged
 from shared.service import Runtime, runtime_of
 
 router = APIRouter(tags=["tasks"])
@@ -24,6 +28,8 @@ async def task_view(runtime: Runtime, task: TrackedTask, history: list) -> TaskP
         light=domain.task_light(task=task, now=now, calendar=calendar),
         stagnant=domain.task_stagnant(task=task, now=now, calendar=calendar),
         allowed_actions=[a.value for a in allowed_actions(task.status, suspended_from=suspended_from)],
+        extension=ExtensionPublic(new_due=task.extension_due, reason=task.extension_reason or "")
+        if task.extension_due else None,
         history=[HistoryPublic.model_validate(h, from_attributes=True) for h in history],
     )
 
@@ -41,9 +47,7 @@ async def act(runtime: Runtime, task_id: str, action: Action, body: ActionReques
     """Apply one lifecycle action: 409 with the reason if the task's state does not allow it."""
     now = runtime.clock.now()
     async with runtime.unit_of_work() as session:
-        task = await store.get_task(session, task_id, for_update=True)
-        if task is None:
-            raise HTTPException(404, f"no task {task_id}")
+        task = await _locked(session, task_id)
         suspended_from = Status(task.suspended_from) if task.suspended_from else None
         try:
             new, entry = record(task.status, action, at=now, actor=body.actor, comment=body.comment,
@@ -63,6 +67,20 @@ async def act(runtime: Runtime, task_id: str, action: Action, body: ActionReques
         ))
         history = await store.history(session, task_id)
         return await task_view(runtime, task, history)
+
+
+async def _locked(session, task_id: str) -> TrackedTask:
+    task = await store.get_task(session, task_id, for_update=True)
+    if task is None:
+        raise HTTPException(404, f"no task {task_id}")
+    return task
+
+
+def _note(session, task: TrackedTask, action: str, body: ActionRequest, now) -> None:
+    """A history entry for something that does not change the task's status."""
+    store.add_history(session, task.id, HistoryEntry(now, body.actor, action, task.status,
+                                                     task.status, body.comment))
+    task.last_activity_at = now
 
 
 def _action_route(action: Action, summary: str) -> None:
@@ -93,3 +111,52 @@ for _action, _summary in (
 async def review(task_id: str, body: ReviewRequest, runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
     """The office accepts (办结), returns for redo (退回重办) or sends for re-verification (复核)."""
     return await act(runtime, task_id, Action(body.decision), body)
+
+
+@router.post("/tasks/{task_id}/extension", response_model=TaskPublic,
+             responses={404: {"description": "no such task"},
+                        409: {"description": "the task cannot ask for an extension now"}})
+async def request_extension(task_id: str, body: ExtensionRequest,
+                            runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
+    """The unit asks for a later deadline (延期申请); the task cannot turn red until it is decided."""
+    now = runtime.clock.now()
+    async with runtime.unit_of_work() as session:
+        task = await _locked(session, task_id)
+        try:
+            domain.check_extension_request(status=task.status, pending=task.extension_due is not None,
+                                           due=task.due, new_due=body.new_due, now=now)
+        except ExtensionRefused as refused:
+            raise HTTPException(409, str(refused)) from None
+        task.extension_due, task.extension_reason = body.new_due, body.reason
+        _note(session, task, "extension_request", body.model_copy(update={"comment": body.reason}), now)
+        runtime.emit(session, TaskExtensionRequested(
+            task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
+            due=task.due, new_due=body.new_due, reason=body.reason, actor=body.actor,
+        ))
+        return await task_view(runtime, task, await store.history(session, task_id))
+
+
+@router.post("/tasks/{task_id}/extension/decide", response_model=TaskPublic,
+             responses={404: {"description": "no such task"},
+                        409: {"description": "no pending extension request"}})
+async def decide_extension(task_id: str, body: ExtensionDecision,
+                           runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
+    """The office grants (the deadline moves) or refuses (the old deadline stands) a request."""
+    now = runtime.clock.now()
+    async with runtime.unit_of_work() as session:
+        task = await _locked(session, task_id)
+        try:
+            domain.check_extension_decision(pending=task.extension_due is not None)
+        except ExtensionRefused as refused:
+            raise HTTPException(409, str(refused)) from None
+        previous_due, granted = task.due, body.decision == "grant"
+        if granted:
+            task.due = task.extension_due
+        task.extension_due = task.extension_reason = None
+        _note(session, task, f"extension_{body.decision}", body, now)
+        runtime.emit(session, TaskExtensionDecided(
+            task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
+            granted=granted, previous_due=previous_due, due=task.due, actor=body.actor,
+            comment=body.comment,
+        ))
+        return await task_view(runtime, task, await store.history(session, task_id))

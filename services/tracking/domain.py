@@ -21,10 +21,31 @@ def counters_after(action: Action, returns: int, reverifications: int) -> tuple[
     )
 
 
+class ExtensionRefused(Exception):
+    """An extension request or decision the task's state does not allow; the text says why."""
+
+
+def check_extension_request(*, status: str, pending: bool, due: datetime, new_due: datetime,
+                            now: datetime) -> None:
+    if Status(status) not in CLOCK_RUNNING_STATUSES or Status(status) is Status.SUBMITTED:
+        raise ExtensionRefused(f"a task that is {status} cannot ask for an extension")
+    if pending:
+        raise ExtensionRefused("an extension request is already pending")
+    if now >= due:
+        raise ExtensionRefused("the deadline has passed: an extension must be asked for before it")
+    if new_due <= due:
+        raise ExtensionRefused(f"the new deadline must be after the current one ({due.isoformat()})")
+
+
+def check_extension_decision(*, pending: bool) -> None:
+    if not pending:
+        raise ExtensionRefused("there is no pending extension request to decide")
+
+
 def task_light(*, task, now: datetime, calendar: WorkingDays,
                policy: WarningPolicy = DEFAULT_POLICY) -> Light:
     return light(now=now, assigned_at=task.assigned_at, due=task.due, status=task.status,
-                 extension_pending=False, policy=policy, calendar=calendar)
+                 extension_pending=task.extension_due is not None, policy=policy, calendar=calendar)
 
 
 def task_stagnant(*, task, now: datetime, calendar: WorkingDays,

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field as PydanticField
+from pydantic import AwareDatetime, BaseModel, Field as PydanticField
 from sqlalchemy import JSON, Column, Index
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -34,6 +34,9 @@ class TrackedTask(TrackingBase, table=True):
     assigned_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     last_activity_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     overdue_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # A pending extension request (延期申请): the deadline clock pauses until it is decided.
+    extension_due: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    extension_reason: str | None = Field(default=None, max_length=2000)
 
 
 class TaskHistory(TrackingBase, table=True):
@@ -45,7 +48,7 @@ class TaskHistory(TrackingBase, table=True):
     task_id: str = Field(index=True, max_length=32)
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     actor: str = Field(max_length=128)
-    action: str = Field(max_length=16)
+    action: str = Field(max_length=32)
     from_status: str = Field(max_length=16)
     to_status: str = Field(max_length=16)
     comment: str = Field(default="", max_length=2000)
@@ -61,6 +64,20 @@ class ActionRequest(BaseModel):
 
 class ReviewRequest(ActionRequest):
     decision: Literal["accept", "return", "reverify"]
+
+
+class ExtensionRequest(ActionRequest):
+    new_due: AwareDatetime
+    reason: str = PydanticField(min_length=1, max_length=2000)
+
+
+class ExtensionDecision(ActionRequest):
+    decision: Literal["grant", "refuse"]
+
+
+class ExtensionPublic(BaseModel):
+    new_due: datetime
+    reason: str
 
 
 class HistoryPublic(BaseModel):
@@ -87,5 +104,6 @@ class TaskPublic(BaseModel):
     returns: int
     reverifications: int
     allowed_actions: list[str]
+    extension: ExtensionPublic | None
     assigned_at: datetime
     history: list[HistoryPublic]

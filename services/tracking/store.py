@@ -41,6 +41,7 @@ async def claim_overdue(session: AsyncSession, now: datetime, limit: int) -> lis
         select(TrackedTask.id)
         .where(col(TrackedTask.overdue_at).is_(None))
         .where(col(TrackedTask.due) <= now)
+        .where(col(TrackedTask.extension_due).is_(None))  # the clock pauses while one is pending
         .where(col(TrackedTask.status).in_(sorted(CLOCK_RUNNING_STATUSES)))
         .order_by(col(TrackedTask.due))
         .limit(limit)

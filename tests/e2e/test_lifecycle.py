@@ -2,11 +2,14 @@
 
 import asyncio
 import json
+from datetime import datetime, timedelta
 
 import nats
 import pytest
 
-from tests.e2e.helpers import register, unit, wait_for_task
+from tests.e2e.helpers import (
+    advance_clock, inbox, register, score, simulated_now, task, unit, wait_for_task,
+)
 from tests.support import stream_messages, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -101,3 +104,35 @@ def test_unknown_task_and_bad_review_body(stack):
     response = act(stack, task_id, "review", decision="approve")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "decision"]
+
+
+def test_pending_extension_stops_a_task_turning_red_and_a_grant_moves_the_deadline(stack):
+    lead, control = unit(), unit()
+    now = simulated_now(stack)
+    task_id = register(stack, lead, due=now + timedelta(hours=4))["tasks"][0]["id"]
+    control_id = register(stack, control, due=now + timedelta(hours=4))["tasks"][0]["id"]
+    wait_for_task(stack, task_id)
+    wait_for_task(stack, control_id)
+    act(stack, task_id, "sign")
+
+    new_due = (now + timedelta(days=10)).isoformat()
+    asked = act(stack, task_id, "extension", new_due=new_due, reason="设备到货延迟", actor=lead)
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["extension"]["reason"] == "设备到货延迟"
+    assert act(stack, task_id, "extension", new_due=new_due, reason="again").status_code == 409
+
+    advance_clock(stack, timedelta(hours=5))  # past the old deadline while the request is pending
+    wait_until(lambda: task(stack, control_id)["overdue_at"], what="the control task to go overdue")
+    pending = task(stack, task_id)
+    assert pending["light"] == "yellow" and pending["overdue_at"] is None
+    assert not any(n["kind"] == "overdue" for n in inbox(stack, lead))
+    assert score(stack, lead)["overdue"] == 0
+
+    granted = act(stack, task_id, "extension/decide", decision="grant", actor="office",
+                  comment="同意延期")
+    assert granted.status_code == 200, granted.text
+    body = granted.json()
+    assert body["extension"] is None and body["light"] != "red" and body["overdue"] is False
+    assert datetime.fromisoformat(body["due"]) == datetime.fromisoformat(new_due)
+    assert [h["action"] for h in body["history"]][-2:] == ["extension_request", "extension_grant"]
+    assert act(stack, task_id, "extension/decide", decision="refuse").status_code == 409
