@@ -48,9 +48,12 @@ class EventData(BaseModel):
         return None
 
 
-def envelope(data: EventData, *, source: str, tenant: str, time: datetime | None = None) -> Envelope:
+def envelope(
+    data: EventData, *, source: str, tenant: str, time: datetime | None = None, id: str | None = None
+) -> Envelope:
+    """Wrap ``data``; pass a deterministic ``id`` when the same fact may be produced twice."""
     return Envelope(
-        id=new_id(),
+        id=id or new_id(),
         source=source,
         type=data.TYPE,
         time=time or datetime.now(UTC),
@@ -185,6 +188,28 @@ class TaskExtensionDecided(EventData):
     previous_due: AwareDatetime
     due: AwareDatetime
     actor: str
+    comment: str = ""
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
+class TaskReminded(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.reminded.v1"
+    SUMMARY: ClassVar[str] = (
+        "A reminder (催办) for a task: automatic on the reminder schedule (once per scheduled time, "
+        "whatever the number of replicas) or manual by the office."
+    )
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    due: AwareDatetime
+    kind: Literal["auto", "manual"]
+    scheduled_at: AwareDatetime
+    overdue: bool
+    actor: str = "system"
     comment: str = ""
 
     def entity_id(self) -> str:

@@ -88,10 +88,10 @@ class Runtime:
                 yield session
         self.relay.wake()
 
-    def emit(self, session: AsyncSession, data: EventData) -> Envelope:
+    def emit(self, session: AsyncSession, data: EventData, event_id: str | None = None) -> Envelope:
         """Stage an event in ``session``'s transaction (transactional outbox)."""
         event = envelope(data, source=f"/duban/{self.name}", tenant=self.settings.tenant,
-                         time=self.clock.now())
+                         time=self.clock.now(), id=event_id)
         add_event(session, event)
         return event
 

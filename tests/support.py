@@ -147,6 +147,12 @@ class ServiceStack:
             return self.http[service]
         raise AttributeError(service)
 
+    def client(self, key: str) -> httpx.Client:
+        """An HTTP client for a process of the stack, replicas included."""
+        if key not in self.http:
+            self.http[key] = httpx.Client(base_url=self.stack.urls[key], timeout=10)
+        return self.http[key]
+
     def kill(self, name: str) -> None:
         proc = self.stack.procs[name]
         proc.kill()

@@ -34,6 +34,16 @@ def overdue_message(task_title: str, due: datetime) -> Message:
     )
 
 
+def reminder_message(task_title: str, due: datetime, *, overdue: bool, comment: str = "") -> Message:
+    state = f"已超过办结时限 {_local(due)}" if overdue else f"办结时限 {_local(due)} 将至"
+    extra = f"（{comment}）" if comment else ""
+    return Message(
+        kind="reminder",
+        title=f"催办：{task_title}",
+        body=f"督办事项「{task_title}」{state}，请抓紧办理并及时反馈。{extra}",
+    )
+
+
 def assignment_recipients(lead_unit: str, co_units: list[str]) -> list[str]:
     """The lead unit and every co-unit, each once."""
     return list(dict.fromkeys([lead_unit, *co_units]))

@@ -5,7 +5,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notify import domain, store
 from services.notify.models import Notice
 from shared.consumer import Subscription
-from shared.events import Envelope, TaskAssigned, TaskOverdue
+from shared.events import Envelope, TaskAssigned, TaskOverdue, TaskReminded
 
 
 def _notice(env: Envelope, recipient: str, task_id: str, message: domain.Message) -> Notice:
@@ -32,7 +32,14 @@ async def on_task_overdue(event: TaskOverdue, env: Envelope, session: AsyncSessi
     store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
 
 
+async def on_task_reminded(event: TaskReminded, env: Envelope, session: AsyncSession) -> None:
+    message = domain.reminder_message(event.title, event.due, overdue=event.overdue,
+                                      comment=event.comment)
+    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
+
+
 SUBSCRIPTIONS = [
     Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned}),
-    Subscription.to("tracking", {TaskOverdue.TYPE: on_task_overdue}),
+    Subscription.to("tracking", {TaskOverdue.TYPE: on_task_overdue,
+                                 TaskReminded.TYPE: on_task_reminded}),
 ]

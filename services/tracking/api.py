@@ -5,14 +5,16 @@ from fastapi import APIRouter, Depends, HTTPException
 from services.tracking import domain, store
 from services.tracking.domain import ExtensionRefused
 from services.tracking.lifecycle import (
-    Action, HistoryEntry, Status, TransitionRefused, allowed_actions, record,
+    CLOCK_RUNNING_STATUSES, Action, HistoryEntry, Status, TransitionRefused, allowed_actions, record,
 )
 from services.tracking.models import (
     ActionRequest, ExtensionDecision, ExtensionPublic, ExtensionRequest, HistoryPublic,
     ReviewRequest, TaskPublic, TrackedTask,
 )
 from services.tracking.workdays import builtin_calendar
-from shared.events import TaskExtensionDecided, TaskExtensionRequested, TaskStatusChanged
+from shared.events import (
+    TaskExtensionDecided, TaskExtensionRequested, TaskReminded, TaskStatusChanged,
+)
 from shared.service import Runtime, runtime_of
 
 router = APIRouter(tags=["tasks"])
@@ -59,6 +61,7 @@ async def act(runtime: Runtime, task_id: str, action: Action, body: ActionReques
         task.returns, task.reverifications = domain.counters_after(action, task.returns,
                                                                    task.reverifications)
         task.last_activity_at = now
+        _reschedule(task, now)
         store.add_history(session, task.id, entry)
         runtime.emit(session, TaskStatusChanged(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
@@ -74,6 +77,10 @@ async def _locked(session, task_id: str) -> TrackedTask:
     if task is None:
         raise HTTPException(404, f"no task {task_id}")
     return task
+
+
+def _reschedule(task: TrackedTask, now) -> None:
+    task.next_reminder_at = domain.next_reminder_for(task, after=now, calendar=builtin_calendar())
 
 
 def _note(session, task: TrackedTask, action: str, body: ActionRequest, now) -> None:
@@ -128,6 +135,7 @@ async def request_extension(task_id: str, body: ExtensionRequest,
         except ExtensionRefused as refused:
             raise HTTPException(409, str(refused)) from None
         task.extension_due, task.extension_reason = body.new_due, body.reason
+        _reschedule(task, now)
         _note(session, task, "extension_request", body.model_copy(update={"comment": body.reason}), now)
         runtime.emit(session, TaskExtensionRequested(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
@@ -153,10 +161,30 @@ async def decide_extension(task_id: str, body: ExtensionDecision,
         if granted:
             task.due = task.extension_due
         task.extension_due = task.extension_reason = None
+        _reschedule(task, now)
         _note(session, task, f"extension_{body.decision}", body, now)
         runtime.emit(session, TaskExtensionDecided(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
             granted=granted, previous_due=previous_due, due=task.due, actor=body.actor,
             comment=body.comment,
+        ))
+        return await task_view(runtime, task, await store.history(session, task_id))
+
+
+@router.post("/tasks/{task_id}/urge", response_model=TaskPublic,
+             responses={404: {"description": "no such task"},
+                        409: {"description": "the task is closed or suspended"}})
+async def urge(task_id: str, body: ActionRequest, runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
+    """The office urges (催办) the unit by hand, with a comment; logged on the task."""
+    now = runtime.clock.now()
+    async with runtime.unit_of_work() as session:
+        task = await _locked(session, task_id)
+        if Status(task.status) not in CLOCK_RUNNING_STATUSES:
+            raise HTTPException(409, f"cannot urge a task that is {task.status}")
+        _note(session, task, "urge", body, now)
+        runtime.emit(session, TaskReminded(
+            task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
+            due=task.due, kind="manual", scheduled_at=now, overdue=now >= task.due,
+            actor=body.actor, comment=body.comment,
         ))
         return await task_view(runtime, task, await store.history(session, task_id))

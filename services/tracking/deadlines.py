@@ -1,4 +1,4 @@
-"""The deadline watch: flags tasks whose deadline has passed and emits task-overdue once each.
+"""The deadline watch: flags overdue tasks and fires scheduled reminders, each exactly once.
 
 Every replica runs it; the claim in ``store.claim_overdue`` makes each task fire exactly once.
 It looks every ``scan_interval`` seconds, and at once when the simulated clock moves.
@@ -7,8 +7,10 @@ It looks every ``scan_interval`` seconds, and at once when the simulated clock m
 import asyncio
 import logging
 
-from services.tracking import store
-from shared.events import TaskOverdue
+from services.tracking import domain, store
+from services.tracking.lifecycle import HistoryEntry
+from services.tracking.workdays import builtin_calendar
+from shared.events import TaskOverdue, TaskReminded
 from shared.service import Runtime, Worker
 
 log = logging.getLogger(__name__)
@@ -46,21 +48,35 @@ class DeadlineWatch(Worker):
                 self._wakeup.clear()
 
     async def scan_once(self) -> int:
+        """Flag newly overdue tasks and fire due reminders; returns how many things fired."""
         now = self.runtime.clock.now()
         async with self.runtime.unit_of_work() as session:
-            tasks = await store.claim_overdue(session, now, self.batch)
-            for task in tasks:
-                self.runtime.emit(
-                    session,
-                    TaskOverdue(
-                        task_id=task.id,
-                        item_id=task.item_id,
-                        title=task.title,
-                        lead_unit=task.lead_unit,
-                        due=task.due,
-                        overdue_at=now,
-                    ),
-                )
-        if tasks:
-            log.info("flagged %d overdue task(s)", len(tasks))
-        return len(tasks)
+            overdue = await store.claim_overdue(session, now, self.batch)
+            for task in overdue:
+                self.runtime.emit(session, TaskOverdue(
+                    task_id=task.id, item_id=task.item_id, title=task.title,
+                    lead_unit=task.lead_unit, due=task.due, overdue_at=now,
+                ))
+            reminded = await self._fire_reminders(session, now)
+        if overdue or reminded:
+            log.info("flagged %d overdue task(s), sent %d reminder(s)", len(overdue), reminded)
+        return max(len(overdue), reminded)
+
+    async def _fire_reminders(self, session, now) -> int:
+        """Each scheduled reminder fires once: the conditional move of ``next_reminder_at`` decides
+        which replica sends it. Several passed at once (a clock jump) are sent as one."""
+        fired = 0
+        calendar = builtin_calendar()
+        for task in await store.due_reminders(session, now, self.batch):
+            scheduled = task.next_reminder_at
+            following = domain.next_reminder_for(task, after=now, calendar=calendar)
+            if not await store.advance_reminder(session, task.id, scheduled, following):
+                continue
+            store.add_history(session, task.id, HistoryEntry(now, "system", "reminder", task.status,
+                                                             task.status, ""))
+            self.runtime.emit(session, TaskReminded(
+                task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
+                due=task.due, kind="auto", scheduled_at=scheduled, overdue=scheduled >= task.due,
+            ), event_id=domain.reminder_event_id(task.id, scheduled))
+            fired += 1
+        return fired

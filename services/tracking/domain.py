@@ -2,10 +2,17 @@
 
 from datetime import datetime
 
-from services.tracking.alerts import Light, WarningPolicy, WorkingDays, is_stagnant, light
+import uuid
+
+from services.tracking.alerts import (
+    Light, WarningPolicy, WorkingDays, is_stagnant, light, next_reminder, reminder_key,
+)
 from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, Action, Status
 
 DEFAULT_POLICY = WarningPolicy()
+# Reminders chase the unit: not while the office reviews, nor while the clock is stopped.
+REMINDABLE_STATUSES = frozenset({Status.ASSIGNED, Status.SIGNED, Status.IN_PROGRESS})
+_REMINDER_IDS = uuid.UUID("6f1c1d52-6a4e-4f0e-9d52-0c2b1f7a9e11")
 
 
 def is_overdue(*, due: datetime, status: str, now: datetime) -> bool:
@@ -52,3 +59,17 @@ def task_stagnant(*, task, now: datetime, calendar: WorkingDays,
                   policy: WarningPolicy = DEFAULT_POLICY) -> bool:
     return is_stagnant(now=now, last_activity_at=task.last_activity_at or task.assigned_at,
                        status=task.status, policy=policy, calendar=calendar)
+
+
+def next_reminder_for(task, *, after: datetime, calendar: WorkingDays,
+                      policy: WarningPolicy = DEFAULT_POLICY) -> datetime | None:
+    """When the task's next automatic reminder is due, or None while none should fire."""
+    if Status(task.status) not in REMINDABLE_STATUSES or task.extension_due is not None:
+        return None
+    return next_reminder(after=after, due=task.due, policy=policy, calendar=calendar,
+                         assigned_at=task.assigned_at)
+
+
+def reminder_event_id(task_id: str, scheduled_at: datetime) -> str:
+    """The same id for the same scheduled reminder, whichever replica fires it."""
+    return uuid.uuid5(_REMINDER_IDS, reminder_key(task_id, scheduled_at)).hex

@@ -2,26 +2,26 @@
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.tracking import store
+from services.tracking import domain, store
 from services.tracking.models import TrackedTask
+from services.tracking.workdays import builtin_calendar
 from shared.consumer import Subscription
 from shared.events import Envelope, TaskAssigned
 
 
 async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSession) -> None:
-    await store.add_task(
-        session,
-        TrackedTask(
-            id=event.task_id,
-            tenant=env.tenant,
-            item_id=event.item_id,
-            title=event.title,
-            lead_unit=event.lead_unit,
-            co_units=event.co_units,
-            due=event.due,
-            assigned_at=env.time,
-        ),
+    task = TrackedTask(
+        id=event.task_id,
+        tenant=env.tenant,
+        item_id=event.item_id,
+        title=event.title,
+        lead_unit=event.lead_unit,
+        co_units=event.co_units,
+        due=event.due,
+        assigned_at=env.time,
     )
+    task.next_reminder_at = domain.next_reminder_for(task, after=env.time, calendar=builtin_calendar())
+    await store.add_task(session, task)
 
 
 SUBSCRIPTIONS = [Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned})]

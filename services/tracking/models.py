@@ -37,6 +37,7 @@ class TrackedTask(TrackingBase, table=True):
     # A pending extension request (延期申请): the deadline clock pauses until it is decided.
     extension_due: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     extension_reason: str | None = Field(default=None, max_length=2000)
+    next_reminder_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, index=True))
 
 
 class TaskHistory(TrackingBase, table=True):
@@ -105,5 +106,6 @@ class TaskPublic(BaseModel):
     reverifications: int
     allowed_actions: list[str]
     extension: ExtensionPublic | None
+    next_reminder_at: datetime | None
     assigned_at: datetime
     history: list[HistoryPublic]

@@ -56,3 +56,26 @@ async def claim_overdue(session: AsyncSession, now: datetime, limit: int) -> lis
     )
     return [TrackedTask.model_validate(dict(row._mapping)) for row in result]
 
+
+
+async def due_reminders(session: AsyncSession, now: datetime, limit: int) -> list[TrackedTask]:
+    """Tasks whose next automatic reminder is due (locked on PostgreSQL, skipped by others)."""
+    result = await session.exec(
+        select(TrackedTask)
+        .where(col(TrackedTask.next_reminder_at) <= now)
+        .order_by(col(TrackedTask.next_reminder_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(result.all())
+
+
+async def advance_reminder(session: AsyncSession, task_id: str, fired: datetime,
+                           following: datetime | None) -> bool:
+    """Move a task's reminder from ``fired`` to ``following``; False if another replica did."""
+    result = await session.exec(
+        update(TrackedTask)
+        .where(col(TrackedTask.id) == task_id, col(TrackedTask.next_reminder_at) == fired)
+        .values(next_reminder_at=following)
+    )
+    return result.rowcount == 1
