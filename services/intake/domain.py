@@ -5,8 +5,8 @@ import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from services.intake.models import Item, ItemCreate, Task
-from shared.events import EventData, ItemRegistered, SourceRef, TaskAssigned
+from services.intake.models import Item, ItemCreate, OrgUnit, OrgUnitCreate, Task
+from shared.events import EventData, ItemRegistered, OrgUnitChanged, SourceRef, TaskAssigned
 
 OFFICE_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -91,3 +91,75 @@ def registration_events(item: Item, tasks: list[Task]) -> list[EventData]:
         for t in tasks
     ]
     return [registered, *assigned]
+
+
+# ---- org units --------------------------------------------------------------------------------
+
+PATH_SEP = "/"
+
+
+def encode_path(ids: list[str]) -> str:
+    """["U-1", "U-7"] → "/U-1/U-7/" (the stored form)."""
+    return PATH_SEP + "".join(f"{unit_id}{PATH_SEP}" for unit_id in ids)
+
+
+def decode_path(path: str) -> list[str]:
+    return [unit_id for unit_id in path.split(PATH_SEP) if unit_id]
+
+
+def path_under(parent: OrgUnit | None, unit_id: str) -> str:
+    return (parent.path if parent else PATH_SEP) + unit_id + PATH_SEP
+
+
+def new_unit(tenant: str, cmd: OrgUnitCreate, parent: OrgUnit | None) -> OrgUnit:
+    return OrgUnit(tenant=tenant, id=cmd.id, name=cmd.name, parent_id=cmd.parent_id,
+                   active=True, path=path_under(parent, cmd.id))
+
+
+def parent_errors(parent_id: str | None, parent: OrgUnit | None) -> list[dict]:
+    """A unit's parent must exist and be active; errors in FastAPI's 422 shape."""
+    if parent_id is None:
+        return []
+    if parent is None:
+        msg, kind = f"no unit {parent_id}", "value_error.parent_unknown"
+    elif not parent.active:
+        msg, kind = f"unit {parent_id} is deactivated", "value_error.parent_inactive"
+    else:
+        return []
+    return [{"loc": ["body", "parent_id"], "msg": msg, "type": kind, "input": parent_id}]
+
+
+def is_rename(unit: OrgUnit, name: str | None) -> bool:
+    return name is not None and name != unit.name
+
+
+def is_move(unit: OrgUnit, parent_id: str | None) -> bool:
+    return parent_id != unit.parent_id
+
+
+def move_conflict(unit: OrgUnit, parent: OrgUnit | None) -> str | None:
+    """A unit cannot go under itself or one of its descendants (the tree would get a cycle)."""
+    if parent is None or unit.id not in decode_path(parent.path):
+        return None
+    if parent.id == unit.id:
+        return f"unit {unit.id} cannot be moved under itself"
+    return f"unit {unit.id} cannot be moved under {parent.id}, which lies under it"
+
+
+def deactivate_conflict(unit: OrgUnit, active_children: list[str]) -> str | None:
+    """Deactivation does not cascade: the active units under a unit must go first."""
+    if not active_children:
+        return None
+    return (f"unit {unit.id} still has active units under it ({', '.join(active_children)}); "
+            "deactivate or move them first")
+
+
+def reactivate_conflict(unit: OrgUnit, parent: OrgUnit | None) -> str | None:
+    if parent is not None and not parent.active:
+        return f"unit {unit.id} is under {parent.id}, which is deactivated; reactivate it first"
+    return None
+
+
+def unit_changed(unit: OrgUnit, change: str) -> OrgUnitChanged:
+    return OrgUnitChanged(change=change, unit_id=unit.id, name=unit.name, parent_id=unit.parent_id,
+                          active=unit.active, path=decode_path(unit.path))

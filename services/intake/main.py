@@ -5,12 +5,13 @@ from fastapi import FastAPI
 from services.intake.api import router
 from services.intake.handlers import SUBSCRIPTIONS
 from services.intake.models import IntakeBase
+from services.intake.units_api import router as units_router
 from shared.service import ServiceSpec, create_app
 
 SPEC = ServiceSpec(
     name="intake",
     metadata=IntakeBase.metadata,
-    routers=[router],
+    routers=[router, units_router],
     subscriptions=SUBSCRIPTIONS,
 )
 

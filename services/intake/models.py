@@ -2,9 +2,13 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field as PydanticField, field_validator
-from sqlalchemy import JSON, Column, UniqueConstraint
+from pydantic import (
+    AwareDatetime, BaseModel, Field as PydanticField, StringConstraints, field_validator,
+    model_validator,
+)
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -73,9 +77,31 @@ class Task(IntakeBase, table=True):
     due: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
+class OrgUnit(IntakeBase, table=True):
+    """A unit of a tenant's org tree (kept in step with the OA)."""
+
+    __tablename__ = "org_unit"
+    __table_args__ = (
+        Index("ix_org_unit_path", "tenant", "path"),
+        Index("ix_org_unit_parent", "tenant", "parent_id"),
+    )
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    parent_id: str | None = Field(default=None, max_length=64)
+    active: bool = True
+    # Materialised path "/U-1/U-7/" (root first, this unit last): a subtree is one range scan of
+    # ix_org_unit_path, path >= '/U-1/' AND path < '/U-10' ('0' follows '/'), so paths compare
+    # bytewise (collation "C" on PostgreSQL; SQLite's default is already bytewise).
+    path: str = Field(sa_column=Column(Text().with_variant(Text(collation="C"), "postgresql"),
+                                       nullable=False))
+
+
 # ---- API shapes -----------------------------------------------------------------------------
 
-UnitId = PydanticField(min_length=1, max_length=64, pattern=r"^[\w.\-]+$")
+UNIT_ID_PATTERN = r"^[\w.\-]+$"
+UnitId = PydanticField(min_length=1, max_length=64, pattern=UNIT_ID_PATTERN)
 
 
 class SourceIn(BaseModel):
@@ -120,3 +146,38 @@ class ItemPublic(BaseModel):
     source: SourceIn
     registered_at: datetime
     tasks: list[TaskPublic]
+
+
+OrgUnitId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=UNIT_ID_PATTERN)]
+UnitName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class OrgUnitCreate(BaseModel):
+    id: OrgUnitId
+    name: UnitName
+    parent_id: OrgUnitId | None = None
+
+
+class OrgUnitUpdate(BaseModel):
+    """A partial update: a field left out is kept; ``"parent_id": null`` moves the unit to the root."""
+
+    name: UnitName | None = None
+    parent_id: OrgUnitId | None = None
+
+    @model_validator(mode="after")
+    def _name_is_not_null(self) -> "OrgUnitUpdate":
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be null; leave it out to keep the current name")
+        return self
+
+    @property
+    def moves(self) -> bool:
+        return "parent_id" in self.model_fields_set
+
+
+class OrgUnitPublic(BaseModel):
+    id: str
+    name: str
+    parent_id: str | None
+    active: bool
+    path: list[str]

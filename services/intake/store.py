@@ -1,9 +1,13 @@
 """intake's queries."""
 
+import hashlib
+
+from sqlalchemy import func, literal, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.models import IdempotencyKey, Item, ItemCounter, Task
+from services.intake.domain import PATH_SEP
+from services.intake.models import IdempotencyKey, Item, ItemCounter, OrgUnit, Task
 from shared.db import upsert_adding
 
 
@@ -32,3 +36,64 @@ async def find_key(session: AsyncSession, tenant: str, key: str) -> IdempotencyK
 
 def add_key(session: AsyncSession, key: IdempotencyKey) -> None:
     session.add(key)
+
+
+# ---- org units --------------------------------------------------------------------------------
+
+
+async def lock_tree(session: AsyncSession, tenant: str) -> None:
+    """Serialise changes to a tenant's tree until the transaction ends, so two concurrent moves
+    cannot make a cycle. SQLite's BEGIN IMMEDIATE already serialises every writer."""
+    if session.bind.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"org_unit:{tenant}".encode()).digest()[:8], signed=True)
+        await session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=key))
+
+
+async def get_unit(session: AsyncSession, tenant: str, unit_id: str) -> OrgUnit | None:
+    return await session.get(OrgUnit, (tenant, unit_id))
+
+
+def add_unit(session: AsyncSession, unit: OrgUnit) -> None:
+    session.add(unit)
+
+
+def _in_subtree(path: str):
+    """The paths at or below ``path``: a range scan of ix_org_unit_path (see OrgUnit.path)."""
+    end = path.removesuffix(PATH_SEP) + chr(ord(PATH_SEP) + 1)
+    return (col(OrgUnit.path) >= path) & (col(OrgUnit.path) < end)
+
+
+async def list_units(session: AsyncSession, tenant: str, *, under: OrgUnit | None = None,
+                     active: bool | None = None) -> list[OrgUnit]:
+    """A tenant's units in tree order, optionally only ``under``'s subtree (itself included)."""
+    query = select(OrgUnit).where(OrgUnit.tenant == tenant)
+    if under is not None:
+        query = query.where(_in_subtree(under.path))
+    if active is not None:
+        query = query.where(OrgUnit.active == active)
+    return list((await session.exec(query.order_by(col(OrgUnit.path)))).all())
+
+
+async def active_children(session: AsyncSession, unit: OrgUnit) -> list[str]:
+    query = (select(OrgUnit.id)
+             .where(OrgUnit.tenant == unit.tenant, OrgUnit.parent_id == unit.id, col(OrgUnit.active))
+             .order_by(col(OrgUnit.id)))
+    return list((await session.exec(query)).all())
+
+
+async def move_subtree(session: AsyncSession, unit: OrgUnit, parent_id: str | None,
+                       new_path: str) -> list[OrgUnit]:
+    """Hang ``unit`` under ``parent_id`` and rewrite its subtree's paths in one statement;
+    returns the moved units, ``unit`` first."""
+    old_path = unit.path
+    unit.parent_id = parent_id
+    await session.flush()
+    await session.exec(
+        update(OrgUnit)
+        .where(col(OrgUnit.tenant) == unit.tenant, _in_subtree(old_path))
+        .values(path=literal(new_path) + func.substr(col(OrgUnit.path), len(old_path) + 1))
+        .execution_options(synchronize_session=False)
+    )
+    moved = select(OrgUnit).where(OrgUnit.tenant == unit.tenant, _in_subtree(new_path))
+    return list((await session.exec(moved.order_by(col(OrgUnit.path))
+                                    .execution_options(populate_existing=True))).all())
