@@ -5,7 +5,7 @@ import asyncio
 import json
 import os
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     advance.add_argument("duration")
     advance.set_defaults(func=_clock_advance)
     clock_sub.add_parser("reset", help="back to real time").set_defaults(func=_clock_reset)
+    set_ = clock_sub.add_parser("set", help="jump to a moment, e.g. 2026-09-30T09:00+08:00 (demos, tests)")
+    set_.add_argument("moment", type=_aware_datetime)
+    set_.set_defaults(func=_clock_set)
 
     spec = sub.add_parser("asyncapi", help="print the event catalogue (AsyncAPI 3.0 JSON)")
     spec.add_argument("service", choices=SERVICES)
@@ -109,6 +112,20 @@ def _clock_advance(args) -> int:
     return _move_clock(args, lambda current: current + step)
 
 
+def _aware_datetime(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a time zone, e.g. {text}+08:00")
+    return moment
+
+
+def _clock_set(args) -> int:
+    return _move_clock(args, lambda _current: args.moment - datetime.now(UTC))
+
+
 def _clock_reset(args) -> int:
     return _move_clock(args, lambda _current: timedelta(0))
 
@@ -133,8 +150,6 @@ def _move_clock(args, change) -> int:
 
 
 def _print_clock(offset: timedelta) -> None:
-    from datetime import UTC, datetime
-
     now = datetime.now(UTC) + offset
     local = now.astimezone(ZoneInfo("Asia/Shanghai"))
     print(f"offset   {offset}")

@@ -94,7 +94,8 @@ class TaskAssigned(EventData):
     title: str
     lead_unit: str
     co_units: list[str] = []
-    due: AwareDatetime
+    due: AwareDatetime | None = None  # None: tracking computes it from due_working_days
+    due_working_days: int | None = None
 
     def entity_id(self) -> str:
         return self.task_id

@@ -25,7 +25,7 @@ def deadline_errors(cmd: ItemCreate, now: datetime) -> list[dict]:
             "input": task.due.isoformat(),
         }
         for i, task in enumerate(cmd.tasks)
-        if task.due <= now
+        if task.due is not None and task.due <= now
     ]
 
 
@@ -64,7 +64,8 @@ def plan_item(
             title=t.title or cmd.title,
             lead_unit=t.lead_unit,
             co_units=list(dict.fromkeys(u for u in t.co_units if u != t.lead_unit)),
-            due=t.due.astimezone(UTC),
+            due=t.due.astimezone(UTC) if t.due else None,
+            due_working_days=t.due_working_days,
         )
         for position, t in enumerate(cmd.tasks)
     ]
@@ -87,6 +88,7 @@ def registration_events(item: Item, tasks: list[Task]) -> list[EventData]:
             lead_unit=t.lead_unit,
             co_units=t.co_units,
             due=t.due,
+            due_working_days=t.due_working_days,
         )
         for t in tasks
     ]

@@ -74,7 +74,9 @@ class Task(IntakeBase, table=True):
     title: str = Field(max_length=500)
     lead_unit: str = Field(index=True, max_length=64)
     co_units: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    due: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # Either a time, or N working days that tracking (which owns the calendar) turns into one.
+    due: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    due_working_days: int | None = None
 
 
 class OrgUnit(IntakeBase, table=True):
@@ -113,7 +115,14 @@ class TaskCreate(BaseModel):
     lead_unit: str = UnitId
     co_units: list[str] = PydanticField(default_factory=list, max_length=50)
     title: str | None = PydanticField(default=None, min_length=1, max_length=500)
-    due: AwareDatetime
+    due: AwareDatetime | None = None
+    due_working_days: int | None = PydanticField(default=None, ge=1, le=366)
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> "TaskCreate":
+        if (self.due is None) == (self.due_working_days is None):
+            raise ValueError("give the deadline either as due (a time) or as due_working_days (N)")
+        return self
 
     @field_validator("co_units")
     @classmethod
@@ -135,7 +144,8 @@ class TaskPublic(BaseModel):
     title: str
     lead_unit: str
     co_units: list[str]
-    due: datetime
+    due: datetime | None
+    due_working_days: int | None
 
 
 class ItemPublic(BaseModel):

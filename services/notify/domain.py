@@ -18,11 +18,12 @@ def _local(moment: datetime) -> str:
     return moment.astimezone(DISPLAY_ZONE).strftime("%Y-%m-%d %H:%M")
 
 
-def assigned_message(task_title: str, due: datetime) -> Message:
+def assigned_message(task_title: str, due: datetime | None, working_days: int | None = None) -> Message:
+    limit = _local(due) if due else f"{working_days} 个工作日内"
     return Message(
         kind="assigned",
         title=f"督办通知：{task_title}",
-        body=f"贵单位承办的督办事项「{task_title}」已交办，办结时限 {_local(due)}，请及时签收办理。",
+        body=f"贵单位承办的督办事项「{task_title}」已交办，办结时限 {limit}，请及时签收办理。",
     )
 
 

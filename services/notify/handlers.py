@@ -22,7 +22,7 @@ def _notice(env: Envelope, recipient: str, task_id: str, message: domain.Message
 
 
 async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSession) -> None:
-    message = domain.assigned_message(event.title, event.due)
+    message = domain.assigned_message(event.title, event.due, event.due_working_days)
     for unit in domain.assignment_recipients(event.lead_unit, event.co_units):
         store.add_notice(session, _notice(env, unit, event.task_id, message))
 

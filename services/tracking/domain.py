@@ -1,13 +1,13 @@
 """tracking's rules, as pure functions (the lifecycle, calendar and alerts live beside this)."""
 
-from datetime import datetime
-
 import uuid
+from datetime import datetime
 
 from services.tracking.alerts import (
     Light, WarningPolicy, WorkingDays, is_stagnant, light, next_reminder, reminder_key,
 )
 from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, Action, Status
+from services.tracking.workdays import WorkCalendar
 
 DEFAULT_POLICY = WarningPolicy()
 # Reminders chase the unit: not while the office reviews, nor while the clock is stopped.
@@ -59,6 +59,15 @@ def task_stagnant(*, task, now: datetime, calendar: WorkingDays,
                   policy: WarningPolicy = DEFAULT_POLICY) -> bool:
     return is_stagnant(now=now, last_activity_at=task.last_activity_at or task.assigned_at,
                        status=task.status, policy=policy, calendar=calendar)
+
+
+def resolve_due(*, due: datetime | None, working_days: int | None, assigned_at: datetime,
+                calendar: WorkCalendar) -> tuple[datetime, bool]:
+    """The deadline, and whether it was counted over a year without holiday data."""
+    if due is not None:
+        return due, False
+    result = calendar.add_working_days(assigned_at, working_days)
+    return result.due, bool(result.fallback_years)
 
 
 def next_reminder_for(task, *, after: datetime, calendar: WorkingDays,

@@ -10,6 +10,9 @@ from shared.events import Envelope, TaskAssigned
 
 
 async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSession) -> None:
+    calendar = builtin_calendar()
+    due, fallback = domain.resolve_due(due=event.due, working_days=event.due_working_days,
+                                       assigned_at=env.time, calendar=calendar)
     task = TrackedTask(
         id=event.task_id,
         tenant=env.tenant,
@@ -17,10 +20,12 @@ async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSes
         title=event.title,
         lead_unit=event.lead_unit,
         co_units=event.co_units,
-        due=event.due,
+        due=due,
+        due_working_days=event.due_working_days,
+        calendar_fallback=fallback,
         assigned_at=env.time,
     )
-    task.next_reminder_at = domain.next_reminder_for(task, after=env.time, calendar=builtin_calendar())
+    task.next_reminder_at = domain.next_reminder_for(task, after=env.time, calendar=calendar)
     await store.add_task(session, task)
 
 

@@ -27,6 +27,9 @@ class TrackedTask(TrackingBase, table=True):
     lead_unit: str = Field(index=True, max_length=64)
     co_units: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     due: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    due_working_days: int | None = None
+    # The deadline was counted over a year with no holiday data loaded (plain weekends used).
+    calendar_fallback: bool = False
     status: str = Field(default="assigned", max_length=16)
     suspended_from: str | None = Field(default=None, max_length=16)
     returns: int = 0
@@ -97,6 +100,8 @@ class TaskPublic(BaseModel):
     lead_unit: str
     co_units: list[str]
     due: datetime
+    due_working_days: int | None
+    calendar_fallback: bool
     status: str
     overdue: bool
     overdue_at: datetime | None

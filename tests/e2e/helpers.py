@@ -53,6 +53,19 @@ async def _advance(url: str, step: timedelta) -> None:
         await nc.close()
 
 
+async def _set(url: str, moment: datetime) -> None:
+    nc = await nats.connect(url)
+    try:
+        await write_offset(nc.jetstream(), moment - datetime.now(UTC), production=False)
+    finally:
+        await nc.close()
+
+
+def set_clock(stack: ServiceStack, moment: datetime) -> None:
+    """Jump the stack's simulated clock to ``moment`` (backwards too: only tests and demos do)."""
+    asyncio.run(_set(stack.nats.url, moment))
+
+
 def advance_clock(stack: ServiceStack, step: timedelta) -> None:
     asyncio.run(_advance(stack.nats.url, step))
 

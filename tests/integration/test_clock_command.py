@@ -46,3 +46,12 @@ def test_production_refuses_to_move_the_clock(nats_server, capsys, monkeypatch):
 def _reset_after(nats_server):
     yield
     main(["clock", "--nats", nats_server.url, "reset"])
+
+
+def test_set_jumps_to_a_moment_even_backwards_and_needs_a_time_zone(nats_server, capsys):
+    assert clock(nats_server, "set", "2026-09-30T10:00:00+08:00") == 0
+    out = capsys.readouterr().out
+    assert "2026-09-30 10:00 Asia/Shanghai" in out
+    with pytest.raises(SystemExit):
+        clock(nats_server, "set", "2026-09-30T10:00:00")
+    assert "give a time zone" in capsys.readouterr().err

@@ -52,3 +52,18 @@ def test_returns_and_reverifications_are_counted():
 def test_suspended_tasks_are_not_overdue():
     assert domain.is_overdue(due=NOW, status="in_progress", now=NOW)
     assert not domain.is_overdue(due=NOW, status="suspended", now=NOW + timedelta(days=1))
+
+
+def test_a_deadline_in_working_days_is_counted_on_the_calendar_and_flags_missing_years():
+    from services.tracking.workdays import builtin_calendar
+
+    start = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
+    due, fallback = domain.resolve_due(due=None, working_days=3, assigned_at=start,
+                                       calendar=builtin_calendar())
+    assert due == datetime(2026, 10, 10, 9, 30, tzinfo=UTC) and fallback is False
+    _, fallback = domain.resolve_due(due=None, working_days=70, assigned_at=start,
+                                     calendar=builtin_calendar())
+    assert fallback is True
+    given = datetime(2026, 12, 1, tzinfo=UTC)
+    assert domain.resolve_due(due=given, working_days=None, assigned_at=start,
+                              calendar=builtin_calendar()) == (given, False)
