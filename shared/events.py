@@ -119,6 +119,20 @@ class OrgUnitChanged(EventData):
     def entity_id(self) -> str:
         return self.unit_id
 
+class ItemClosed(EventData):
+    TYPE: ClassVar[str] = "duban.intake.item.closed.v1"
+    SUMMARY: ClassVar[str] = "Every task of an item is closed: the item is closed off the ledger (销号)."
+
+    item_id: str
+    number: str
+    title: str
+    closed_at: AwareDatetime
+    tasks_total: int
+
+    def entity_id(self) -> str:
+        return self.item_id
+
+
 # ---- tracking -------------------------------------------------------------------------------
 
 

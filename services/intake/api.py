@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.intake import domain, store
 from services.intake.models import (
-    IdempotencyKey, Item, ItemCreate, ItemPublic, SourceIn, Task, TaskPublic,
+    IdempotencyKey, Item, ItemCreate, ItemPublic, Progress, SourceIn, Task, TaskPublic,
 )
 from shared.service import Runtime, runtime_of
 
@@ -21,6 +21,10 @@ def to_public(item: Item, tasks: list[Task]) -> ItemPublic:
         title=item.title,
         source=SourceIn(kind=item.source_kind, ref=item.source_ref),
         registered_at=item.registered_at,
+        status="closed" if item.closed_at else "open",
+        progress=Progress(**dict(zip(("closed", "total"), domain.progress([t.status for t in tasks]),
+                                     strict=True))),
+        closed_at=item.closed_at,
         tasks=[TaskPublic.model_validate(t, from_attributes=True) for t in tasks],
     )
 

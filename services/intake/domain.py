@@ -72,6 +72,20 @@ def plan_item(
     return item, tasks
 
 
+CLOSED_TASK_STATUSES = frozenset({"accepted", "cancelled"})
+
+
+def progress(task_statuses: list[str]) -> tuple[int, int]:
+    """("3 of 5 closed") as (closed, total)."""
+    return sum(s in CLOSED_TASK_STATUSES for s in task_statuses), len(task_statuses)
+
+
+def closes_item(task_statuses: list[str]) -> bool:
+    """销号: an item leaves the ledger when every one of its tasks is closed."""
+    closed, total = progress(task_statuses)
+    return total > 0 and closed == total
+
+
 def registration_events(item: Item, tasks: list[Task]) -> list[EventData]:
     registered = ItemRegistered(
         item_id=item.id,

@@ -42,6 +42,7 @@ class Item(IntakeBase, table=True):
     source_kind: str = Field(max_length=32)
     source_ref: str = Field(default="", max_length=500)
     registered_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))  # 销号
 
 
 class ItemCounter(IntakeBase, table=True):
@@ -77,6 +78,7 @@ class Task(IntakeBase, table=True):
     # Either a time, or N working days that tracking (which owns the calendar) turns into one.
     due: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     due_working_days: int | None = None
+    status: str = Field(default="assigned", max_length=16)  # intake's copy, from tracking's events
 
 
 class OrgUnit(IntakeBase, table=True):
@@ -146,6 +148,12 @@ class TaskPublic(BaseModel):
     co_units: list[str]
     due: datetime | None
     due_working_days: int | None
+    status: str
+
+
+class Progress(BaseModel):
+    closed: int
+    total: int
 
 
 class ItemPublic(BaseModel):
@@ -155,6 +163,9 @@ class ItemPublic(BaseModel):
     title: str
     source: SourceIn
     registered_at: datetime
+    status: str  # open, or closed off the ledger (销号) once every task is closed
+    progress: Progress
+    closed_at: datetime | None
     tasks: list[TaskPublic]
 
 

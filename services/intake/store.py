@@ -16,8 +16,10 @@ def add_item(session: AsyncSession, item: Item, tasks: list[Task]) -> None:
     session.add_all(tasks)
 
 
-async def get_item(session: AsyncSession, item_id: str) -> tuple[Item, list[Task]] | None:
-    item = await session.get(Item, item_id)
+async def get_item(
+    session: AsyncSession, item_id: str, *, for_update: bool = False
+) -> tuple[Item, list[Task]] | None:
+    item = await session.get(Item, item_id, with_for_update=for_update or None)
     if item is None:
         return None
     tasks = await session.exec(select(Task).where(Task.item_id == item_id).order_by(col(Task.position)))

@@ -91,3 +91,10 @@ def test_deadlines_are_stored_in_utc():
     beijing = datetime(2026, 12, 1, 17, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
     _, tasks = intake.plan_item(item(beijing), tenant="acme", number="DB-2026-0001", now=NOW)
     assert tasks[0].due == beijing and tasks[0].due.tzinfo is UTC
+
+
+def test_an_item_closes_when_every_task_is_accepted_or_cancelled():
+    assert intake.progress(["accepted", "in_progress", "cancelled"]) == (2, 3)
+    assert not intake.closes_item(["accepted", "submitted"])
+    assert intake.closes_item(["accepted", "cancelled"])
+    assert not intake.closes_item([])
