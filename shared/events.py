@@ -71,6 +71,11 @@ class SourceRef(BaseModel):
     ref: str = ""
 
 
+class MilestoneRef(BaseModel):
+    title: str
+    due: AwareDatetime
+
+
 class ItemRegistered(EventData):
     TYPE: ClassVar[str] = "duban.intake.item.registered.v1"
     SUMMARY: ClassVar[str] = "A supervised item was registered (立项) with its tasks."
@@ -79,6 +84,10 @@ class ItemRegistered(EventData):
     number: str = ""
     title: str
     source: SourceRef
+    regime: str = "special"
+    urgency: str = "normal"
+    supervising_leader: str = ""
+    supervisor: str = ""
     task_ids: list[str]
 
     def entity_id(self) -> str:
@@ -94,8 +103,18 @@ class TaskAssigned(EventData):
     title: str
     lead_unit: str
     co_units: list[str] = []
+    responsible_person: str = ""
     due: AwareDatetime | None = None  # None: tracking computes it from due_working_days
     due_working_days: int | None = None
+    milestones: list[MilestoneRef] = []
+    reporting_cycle: str = "none"
+    report_due_day: int = 2
+    # The item's attributes, so each consumer can file the task without asking intake.
+    item_number: str = ""
+    source_kind: str = ""
+    regime: str = ""
+    urgency: str = ""
+    supervisor: str = ""
 
     def entity_id(self) -> str:
         return self.task_id
@@ -229,6 +248,41 @@ class TaskReminded(EventData):
 
     def entity_id(self) -> str:
         return self.task_id
+
+
+class TaskDeadlineChanged(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.deadline_changed.v1"
+    SUMMARY: ClassVar[str] = (
+        "A task's deadline given in working days was counted again, e.g. on a newly loaded "
+        "calendar year; `due` is the deadline now."
+    )
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    previous_due: AwareDatetime
+    due: AwareDatetime
+    reason: str
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
+class CalendarChanged(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.calendar.changed.v1"
+    SUMMARY: ClassVar[str] = (
+        "An administrator loaded a year's official calendar (holidays and 调休 working days); "
+        "open deadlines in working days were counted again."
+    )
+
+    year: int
+    holiday_count: int
+    workday_count: int
+    actor: str
+
+    def entity_id(self) -> str:
+        return str(self.year)
 
 
 # Every event type defined above, by type (define new ones above this line).

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.intake import domain, store
 from services.intake.models import (
-    IdempotencyKey, Item, ItemCreate, ItemPublic, Progress, SourceIn, Task, TaskPublic,
+    IdempotencyKey, Item, ItemCreate, ItemPublic, Progress, SourceIn, Task, TaskPublic, TasksAdd,
 )
 from shared.service import Runtime, runtime_of
 
@@ -20,6 +20,12 @@ def to_public(item: Item, tasks: list[Task]) -> ItemPublic:
         tenant=item.tenant,
         title=item.title,
         source=SourceIn(kind=item.source_kind, ref=item.source_ref),
+        regime=item.regime,
+        urgency=item.urgency,
+        supervising_leader=item.supervising_leader,
+        supervisor=item.supervisor,
+        requirements=item.requirements,
+        attachments=item.attachments,
         registered_at=item.registered_at,
         status="closed" if item.closed_at else "open",
         progress=Progress(**dict(zip(("closed", "total"), domain.progress([t.status for t in tasks]),
@@ -47,7 +53,7 @@ async def register_item(
         response.headers["Idempotent-Replayed"] = "true"
         return earlier
     now = runtime.clock.now()
-    if errors := domain.deadline_errors(body, now):
+    if errors := domain.deadline_errors(body.tasks, now):
         raise RequestValidationError(errors)
     try:
         item, tasks = await _register(runtime, body, tenant, now, idempotency_key, fingerprint)
@@ -73,6 +79,28 @@ async def _register(runtime: Runtime, body: ItemCreate, tenant: str, now, key: s
         for event in domain.registration_events(item, tasks):
             runtime.emit(session, event)
     return item, tasks
+
+
+@router.post("/items/{item_id}/tasks", status_code=201, response_model=ItemPublic,
+             responses={404: {"description": "no such item"},
+                        409: {"description": "the item is closed off the ledger"}})
+async def add_tasks(item_id: str, body: TasksAdd, runtime: Runtime = Depends(runtime_of)) -> ItemPublic:
+    """Add tasks to a registered item (a later decomposition); one task-assigned each."""
+    now = runtime.clock.now()
+    if errors := domain.deadline_errors(body.tasks, now):
+        raise RequestValidationError(errors)
+    async with runtime.unit_of_work() as session:
+        found = await store.get_item(session, item_id, for_update=True)
+        if found is None:
+            raise HTTPException(404, f"no item {item_id}")
+        item, tasks = found
+        if item.closed_at is not None:
+            raise HTTPException(409, f"item {item.number} is closed off the ledger (销号)")
+        added = domain.plan_tasks(item, body.tasks, first_position=len(tasks))
+        session.add_all(added)
+        for event in domain.assignment_events(item, added):
+            runtime.emit(session, event)
+    return to_public(item, [*tasks, *added])
 
 
 async def _replay(runtime: Runtime, tenant: str, key: str, fingerprint: str) -> ItemPublic | None:

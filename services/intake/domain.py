@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from services.intake.models import Item, ItemCreate, OrgUnit, OrgUnitCreate, Task
+from services.intake.models import Item, ItemCreate, OrgUnit, OrgUnitCreate, Task, TaskCreate
 from shared.events import EventData, ItemRegistered, OrgUnitChanged, SourceRef, TaskAssigned
 
 OFFICE_ZONE = ZoneInfo("Asia/Shanghai")
@@ -15,18 +15,28 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def deadline_errors(cmd: ItemCreate, now: datetime) -> list[dict]:
-    """A deadline must lie ahead of the service clock; errors in FastAPI's 422 shape."""
-    return [
-        {
-            "loc": ["body", "tasks", i, "due"],
-            "msg": f"deadline {task.due.isoformat()} is not after now ({now.isoformat()})",
-            "type": "value_error.due_in_past",
-            "input": task.due.isoformat(),
-        }
-        for i, task in enumerate(cmd.tasks)
-        if task.due is not None and task.due <= now
-    ]
+def _error(loc: list, msg: str, kind: str, value: datetime) -> dict:
+    return {"loc": loc, "msg": msg, "type": f"value_error.{kind}", "input": value.isoformat()}
+
+
+def deadline_errors(tasks: list[TaskCreate], now: datetime) -> list[dict]:
+    """Deadlines lie ahead of the service clock, milestones not after their task's deadline;
+    errors in FastAPI's 422 shape."""
+    errors = []
+    for i, task in enumerate(tasks):
+        loc = ["body", "tasks", i]
+        if task.due is not None and task.due <= now:
+            errors.append(_error([*loc, "due"], f"deadline {task.due.isoformat()} is not after now "
+                                 f"({now.isoformat()})", "due_in_past", task.due))
+        for j, milestone in enumerate(task.milestones):
+            if milestone.due <= now:
+                errors.append(_error([*loc, "milestones", j, "due"], "milestone is not after now",
+                                     "due_in_past", milestone.due))
+            elif task.due is not None and milestone.due > task.due:
+                errors.append(_error([*loc, "milestones", j, "due"],
+                                     "milestone is after the task's deadline", "after_task_due",
+                                     milestone.due))
+    return errors
 
 
 def item_number(year: int, sequence: int) -> str:
@@ -53,23 +63,36 @@ def plan_item(
         title=cmd.title,
         source_kind=cmd.source.kind.value,
         source_ref=cmd.source.ref,
+        regime=cmd.regime.value,
+        urgency=cmd.urgency.value,
+        supervising_leader=cmd.supervising_leader,
+        supervisor=cmd.supervisor,
+        requirements=cmd.requirements,
+        attachments=[a.model_dump() for a in cmd.attachments],
         registered_at=now,
     )
-    tasks = [
+    return item, plan_tasks(item, cmd.tasks, first_position=0)
+
+
+def plan_tasks(item: Item, specs: list[TaskCreate], *, first_position: int) -> list[Task]:
+    return [
         Task(
             id=new_id(),
             item_id=item.id,
-            position=position,
-            tenant=tenant,
-            title=t.title or cmd.title,
+            position=first_position + offset,
+            tenant=item.tenant,
+            title=t.title or item.title,
             lead_unit=t.lead_unit,
             co_units=list(dict.fromkeys(u for u in t.co_units if u != t.lead_unit)),
+            responsible_person=t.responsible_person,
             due=t.due.astimezone(UTC) if t.due else None,
             due_working_days=t.due_working_days,
+            milestones=[m.model_dump(mode="json") for m in t.milestones],
+            reporting_cycle=t.reporting_cycle.value,
+            report_due_day=t.report_due_day,
         )
-        for position, t in enumerate(cmd.tasks)
+        for offset, t in enumerate(specs)
     ]
-    return item, tasks
 
 
 CLOSED_TASK_STATUSES = frozenset({"accepted", "cancelled"})
@@ -92,21 +115,37 @@ def registration_events(item: Item, tasks: list[Task]) -> list[EventData]:
         number=item.number,
         title=item.title,
         source=SourceRef(kind=item.source_kind, ref=item.source_ref),
+        regime=item.regime,
+        urgency=item.urgency,
+        supervising_leader=item.supervising_leader,
+        supervisor=item.supervisor,
         task_ids=[t.id for t in tasks],
     )
-    assigned = [
+    return [registered, *assignment_events(item, tasks)]
+
+
+def assignment_events(item: Item, tasks: list[Task]) -> list[EventData]:
+    return [
         TaskAssigned(
             task_id=t.id,
             item_id=item.id,
+            item_number=item.number,
             title=t.title,
             lead_unit=t.lead_unit,
             co_units=t.co_units,
+            responsible_person=t.responsible_person,
             due=t.due,
             due_working_days=t.due_working_days,
+            milestones=t.milestones,
+            reporting_cycle=t.reporting_cycle,
+            report_due_day=t.report_due_day,
+            source_kind=item.source_kind,
+            regime=item.regime,
+            urgency=item.urgency,
+            supervisor=item.supervisor,
         )
         for t in tasks
     ]
-    return [registered, *assigned]
 
 
 # ---- org units --------------------------------------------------------------------------------

@@ -29,6 +29,30 @@ class SourceKind(StrEnum):
     other = "other"
 
 
+class Regime(StrEnum):
+    comprehensive = "comprehensive"  # 综合督查
+    special = "special"  # 专项督查
+    ledger = "ledger"  # 挂账督查
+    time_limited = "time_limited"  # 限时办结
+
+
+class Urgency(StrEnum):
+    extra_urgent = "extra_urgent"  # 特急
+    urgent = "urgent"  # 紧急
+    normal = "normal"  # 一般
+
+
+class ReportingCycle(StrEnum):
+    none = "none"
+    year = "year"
+    half_year = "half_year"
+    quarter = "quarter"
+    month = "month"
+    ten_days = "ten_days"  # 旬
+    week = "week"
+    day = "day"
+
+
 # ---- tables ---------------------------------------------------------------------------------
 
 
@@ -41,6 +65,12 @@ class Item(IntakeBase, table=True):
     title: str = Field(max_length=500)
     source_kind: str = Field(max_length=32)
     source_ref: str = Field(default="", max_length=500)
+    regime: str = Field(default=Regime.special, max_length=16)
+    urgency: str = Field(default=Urgency.normal, max_length=16)
+    supervising_leader: str = Field(default="", max_length=128)  # 督办领导
+    supervisor: str = Field(default="", max_length=128)  # 督办员
+    requirements: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    attachments: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     registered_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))  # 销号
 
@@ -78,6 +108,10 @@ class Task(IntakeBase, table=True):
     # Either a time, or N working days that tracking (which owns the calendar) turns into one.
     due: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     due_working_days: int | None = None
+    responsible_person: str = Field(default="", max_length=128)  # 责任人
+    milestones: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reporting_cycle: str = Field(default=ReportingCycle.none, max_length=16)
+    report_due_day: int = 2  # monthly reports are due by this day of the next month
     status: str = Field(default="assigned", max_length=16)  # intake's copy, from tracking's events
 
 
@@ -113,12 +147,28 @@ class SourceIn(BaseModel):
     ref: str = PydanticField(default="", max_length=500)
 
 
+class Attachment(BaseModel):
+    name: str = PydanticField(min_length=1, max_length=255)
+    ref: str = PydanticField(min_length=1, max_length=1000)  # a document number or a URL
+
+
+class Milestone(BaseModel):
+    """A 时间节点 of the 网络推进图: what must be done by when."""
+
+    title: str = PydanticField(min_length=1, max_length=500)
+    due: AwareDatetime
+
+
 class TaskCreate(BaseModel):
     lead_unit: str = UnitId
     co_units: list[str] = PydanticField(default_factory=list, max_length=50)
     title: str | None = PydanticField(default=None, min_length=1, max_length=500)
+    responsible_person: str = PydanticField(default="", max_length=128)
     due: AwareDatetime | None = None
     due_working_days: int | None = PydanticField(default=None, ge=1, le=366)
+    milestones: list[Milestone] = PydanticField(default_factory=list, max_length=50)
+    reporting_cycle: ReportingCycle = ReportingCycle.none
+    report_due_day: int = PydanticField(default=2, ge=1, le=28)
 
     @model_validator(mode="after")
     def _one_deadline(self) -> "TaskCreate":
@@ -138,6 +188,16 @@ class TaskCreate(BaseModel):
 class ItemCreate(BaseModel):
     title: str = PydanticField(min_length=1, max_length=500)
     source: SourceIn
+    regime: Regime = Regime.special
+    urgency: Urgency = Urgency.normal
+    supervising_leader: str = PydanticField(default="", max_length=128)
+    supervisor: str = PydanticField(default="", max_length=128)
+    requirements: str = PydanticField(default="", max_length=20_000)
+    attachments: list[Attachment] = PydanticField(default_factory=list, max_length=50)
+    tasks: list[TaskCreate] = PydanticField(min_length=1, max_length=1000)
+
+
+class TasksAdd(BaseModel):
     tasks: list[TaskCreate] = PydanticField(min_length=1, max_length=1000)
 
 
@@ -148,6 +208,10 @@ class TaskPublic(BaseModel):
     co_units: list[str]
     due: datetime | None
     due_working_days: int | None
+    responsible_person: str
+    milestones: list[Milestone]
+    reporting_cycle: str
+    report_due_day: int
     status: str
 
 
@@ -162,6 +226,12 @@ class ItemPublic(BaseModel):
     tenant: str
     title: str
     source: SourceIn
+    regime: str
+    urgency: str
+    supervising_leader: str
+    supervisor: str
+    requirements: str
+    attachments: list[Attachment]
     registered_at: datetime
     status: str  # open, or closed off the ledger (销号) once every task is closed
     progress: Progress

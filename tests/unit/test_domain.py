@@ -22,9 +22,9 @@ def item(*dues: datetime, co_units=()) -> ItemCreate:
 
 def test_deadlines_must_lie_ahead_of_the_clock():
     cmd = item(NOW + timedelta(days=1), NOW, NOW - timedelta(days=1))
-    errors = intake.deadline_errors(cmd, NOW)
+    errors = intake.deadline_errors(cmd.tasks, NOW)
     assert [e["loc"] for e in errors] == [["body", "tasks", 1, "due"], ["body", "tasks", 2, "due"]]
-    assert intake.deadline_errors(item(NOW + timedelta(seconds=1)), NOW) == []
+    assert intake.deadline_errors(item(NOW + timedelta(seconds=1)).tasks, NOW) == []
 
 
 def test_plan_keeps_task_order_and_drops_the_lead_from_its_co_units():
@@ -98,3 +98,35 @@ def test_an_item_closes_when_every_task_is_accepted_or_cancelled():
     assert not intake.closes_item(["accepted", "submitted"])
     assert intake.closes_item(["accepted", "cancelled"])
     assert not intake.closes_item([])
+
+
+def test_milestones_lie_ahead_and_not_after_their_tasks_deadline():
+    cmd = ItemCreate.model_validate({
+        "title": "网络推进图", "source": {"kind": "annual_key_work"},
+        "tasks": [{"lead_unit": "U-1", "due": NOW + timedelta(days=30), "milestones": [
+            {"title": "方案", "due": NOW + timedelta(days=10)},
+            {"title": "过期", "due": NOW - timedelta(days=1)},
+            {"title": "超期", "due": NOW + timedelta(days=31)},
+        ]}],
+    })
+    errors = intake.deadline_errors(cmd.tasks, NOW)
+    assert [(e["loc"], e["type"]) for e in errors] == [
+        (["body", "tasks", 0, "milestones", 1, "due"], "value_error.due_in_past"),
+        (["body", "tasks", 0, "milestones", 2, "due"], "value_error.after_task_due"),
+    ]
+
+
+def test_tasks_added_later_continue_the_order_and_carry_the_items_attributes():
+    cmd = ItemCreate.model_validate({
+        "title": "整治", "source": {"kind": "superior_requirement", "ref": "文号"}, "regime": "time_limited",
+        "urgency": "extra_urgent", "supervisor": "督办员甲",
+        "tasks": [{"lead_unit": "U-1", "due": NOW + timedelta(days=3)}],
+    })
+    planned, tasks = intake.plan_item(cmd, tenant="acme", number="DB-2026-0002", now=NOW)
+    added = intake.plan_tasks(planned, [cmd.tasks[0].model_copy(update={"lead_unit": "U-2"})],
+                              first_position=len(tasks))
+    assert added[0].position == 1 and added[0].item_id == planned.id
+    (event,) = intake.assignment_events(planned, added)
+    assert (event.lead_unit, event.item_number, event.regime, event.urgency, event.source_kind,
+            event.supervisor) == ("U-2", "DB-2026-0002", "time_limited", "extra_urgent",
+                                  "superior_requirement", "督办员甲")
