@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.intake.api import router
 from services.intake.handlers import SUBSCRIPTIONS
+from services.intake.import_api import router as import_router
 from services.intake.models import IntakeBase
 from services.intake.units_api import router as units_router
 from shared.service import ServiceSpec, create_app
@@ -11,7 +12,7 @@ from shared.service import ServiceSpec, create_app
 SPEC = ServiceSpec(
     name="intake",
     metadata=IntakeBase.metadata,
-    routers=[router, units_router],
+    routers=[import_router, router, units_router],
     subscriptions=SUBSCRIPTIONS,
 )
 
