@@ -11,7 +11,6 @@ from services.tracking.models import (
     ActionRequest, ExtensionDecision, ExtensionPublic, ExtensionRequest, HistoryPublic,
     ReviewRequest, TaskPublic, TrackedTask,
 )
-from services.tracking.workdays import builtin_calendar
 from shared.events import (
     TaskExtensionDecided, TaskExtensionRequested, TaskReminded, TaskStatusChanged,
 )
@@ -20,9 +19,10 @@ from shared.service import Runtime, runtime_of
 router = APIRouter(tags=["tasks"])
 
 
-async def task_view(runtime: Runtime, task: TrackedTask, history: list) -> TaskPublic:
+async def task_view(runtime: Runtime, session, task: TrackedTask) -> TaskPublic:
     now = runtime.clock.now()
-    calendar = builtin_calendar()
+    calendar = await store.calendar(session)
+    history = await store.history(session, task.id)
     suspended_from = Status(task.suspended_from) if task.suspended_from else None
     return TaskPublic(
         **task.model_dump(),
@@ -42,7 +42,7 @@ async def get_task(task_id: str, runtime: Runtime = Depends(runtime_of)) -> Task
         task = await store.get_task(session, task_id)
         if task is None:
             raise HTTPException(404, f"no task {task_id}")
-        return await task_view(runtime, task, await store.history(session, task_id))
+        return await task_view(runtime, session, task)
 
 
 async def act(runtime: Runtime, task_id: str, action: Action, body: ActionRequest) -> TaskPublic:
@@ -61,15 +61,14 @@ async def act(runtime: Runtime, task_id: str, action: Action, body: ActionReques
         task.returns, task.reverifications = domain.counters_after(action, task.returns,
                                                                    task.reverifications)
         task.last_activity_at = now
-        _reschedule(task, now)
+        await _reschedule(session, task, now)
         store.add_history(session, task.id, entry)
         runtime.emit(session, TaskStatusChanged(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
             action=entry.action, from_status=entry.from_status, to_status=entry.to_status,
             actor=entry.actor, comment=entry.comment, at=now, due=task.due,
         ))
-        history = await store.history(session, task_id)
-        return await task_view(runtime, task, history)
+        return await task_view(runtime, session, task)
 
 
 async def _locked(session, task_id: str) -> TrackedTask:
@@ -79,8 +78,9 @@ async def _locked(session, task_id: str) -> TrackedTask:
     return task
 
 
-def _reschedule(task: TrackedTask, now) -> None:
-    task.next_reminder_at = domain.next_reminder_for(task, after=now, calendar=builtin_calendar())
+async def _reschedule(session, task: TrackedTask, now) -> None:
+    calendar = await store.calendar(session)
+    task.next_reminder_at = domain.next_reminder_for(task, after=now, calendar=calendar)
 
 
 def _note(session, task: TrackedTask, action: str, body: ActionRequest, now) -> None:
@@ -135,13 +135,13 @@ async def request_extension(task_id: str, body: ExtensionRequest,
         except ExtensionRefused as refused:
             raise HTTPException(409, str(refused)) from None
         task.extension_due, task.extension_reason = body.new_due, body.reason
-        _reschedule(task, now)
+        await _reschedule(session, task, now)
         _note(session, task, "extension_request", body.model_copy(update={"comment": body.reason}), now)
         runtime.emit(session, TaskExtensionRequested(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
             due=task.due, new_due=body.new_due, reason=body.reason, actor=body.actor,
         ))
-        return await task_view(runtime, task, await store.history(session, task_id))
+        return await task_view(runtime, session, task)
 
 
 @router.post("/tasks/{task_id}/extension/decide", response_model=TaskPublic,
@@ -161,14 +161,14 @@ async def decide_extension(task_id: str, body: ExtensionDecision,
         if granted:
             task.due = task.extension_due
         task.extension_due = task.extension_reason = None
-        _reschedule(task, now)
+        await _reschedule(session, task, now)
         _note(session, task, f"extension_{body.decision}", body, now)
         runtime.emit(session, TaskExtensionDecided(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
             granted=granted, previous_due=previous_due, due=task.due, actor=body.actor,
             comment=body.comment,
         ))
-        return await task_view(runtime, task, await store.history(session, task_id))
+        return await task_view(runtime, session, task)
 
 
 @router.post("/tasks/{task_id}/urge", response_model=TaskPublic,
@@ -187,4 +187,4 @@ async def urge(task_id: str, body: ActionRequest, runtime: Runtime = Depends(run
             due=task.due, kind="manual", scheduled_at=now, overdue=now >= task.due,
             actor=body.actor, comment=body.comment,
         ))
-        return await task_view(runtime, task, await store.history(session, task_id))
+        return await task_view(runtime, session, task)

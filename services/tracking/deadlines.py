@@ -9,7 +9,6 @@ import logging
 
 from services.tracking import domain, store
 from services.tracking.lifecycle import HistoryEntry
-from services.tracking.workdays import builtin_calendar
 from shared.events import TaskOverdue, TaskReminded
 from shared.service import Runtime, Worker
 
@@ -66,8 +65,9 @@ class DeadlineWatch(Worker):
         """Each scheduled reminder fires once: the conditional move of ``next_reminder_at`` decides
         which replica sends it. Several passed at once (a clock jump) are sent as one."""
         fired = 0
-        calendar = builtin_calendar()
-        for task in await store.due_reminders(session, now, self.batch):
+        tasks = await store.due_reminders(session, now, self.batch)
+        calendar = await store.calendar(session) if tasks else None
+        for task in tasks:
             scheduled = task.next_reminder_at
             following = domain.next_reminder_for(task, after=now, calendar=calendar)
             if not await store.advance_reminder(session, task.id, scheduled, following):

@@ -1,13 +1,16 @@
 """tracking's rules, as pure functions (the lifecycle, calendar and alerts live beside this)."""
 
 import uuid
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from services.tracking.alerts import (
     Light, WarningPolicy, WorkingDays, is_stagnant, light, next_reminder, reminder_key,
 )
-from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, Action, Status
-from services.tracking.workdays import WorkCalendar
+from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, OPEN_STATUSES, Action, Status
+from services.tracking.workdays import TZ, WorkCalendar, YearCalendar
 
 DEFAULT_POLICY = WarningPolicy()
 # Reminders chase the unit: not while the office reviews, nor while the clock is stopped.
@@ -71,14 +74,63 @@ def resolve_due(*, due: datetime | None, working_days: int | None, assigned_at: 
 
 
 def next_reminder_for(task, *, after: datetime, calendar: WorkingDays,
-                      policy: WarningPolicy = DEFAULT_POLICY) -> datetime | None:
-    """When the task's next automatic reminder is due, or None while none should fire."""
+                      policy: WarningPolicy = DEFAULT_POLICY,
+                      due: datetime | None = None) -> datetime | None:
+    """When the task's next automatic reminder is due (with ``due`` if given, else the task's),
+    or None while none should fire."""
     if Status(task.status) not in REMINDABLE_STATUSES or task.extension_due is not None:
         return None
-    return next_reminder(after=after, due=task.due, policy=policy, calendar=calendar,
+    return next_reminder(after=after, due=due or task.due, policy=policy, calendar=calendar,
                          assigned_at=task.assigned_at)
 
 
 def reminder_event_id(task_id: str, scheduled_at: datetime) -> str:
     """The same id for the same scheduled reminder, whichever replica fires it."""
     return uuid.uuid5(_REMINDER_IDS, reminder_key(task_id, scheduled_at)).hex
+
+
+# ---- the calendar loaded by administrators ----------------------------------------------------
+
+
+def effective_calendar(base: WorkCalendar, loaded: Iterable[YearCalendar]) -> WorkCalendar:
+    """``base``'s years, each replaced by the year loaded for it."""
+    return WorkCalendar({**base.years, **{cal.year: cal for cal in loaded}})
+
+
+def calendar_origin(year: int, *, loaded_years: Collection[int],
+                    builtin: WorkCalendar) -> Literal["loaded", "builtin", "none"]:
+    """Where a year's calendar comes from; "none": plain weekends (the tasks are flagged)."""
+    if year in loaded_years:
+        return "loaded"
+    return "builtin" if builtin.has_year(year) else "none"
+
+
+@dataclass(frozen=True)
+class Recount:
+    due: datetime
+    calendar_fallback: bool
+    next_reminder_at: datetime | None
+
+
+def affected_by_year(task, year: int, *, previous: WorkCalendar) -> bool:
+    """Whether changing ``year`` may move the task's deadline: an open task not yet overdue, its
+    deadline counted in working days over ``year`` on ``previous`` and not moved since (a
+    granted extension makes it a fixed time)."""
+    if task.due_working_days is None or task.overdue_at is not None:
+        return False
+    if Status(task.status) not in OPEN_STATUSES:
+        return False
+    if not _local_year(task.assigned_at) <= year <= _local_year(task.due):
+        return False
+    return previous.add_working_days(task.assigned_at, task.due_working_days).due == task.due
+
+
+def recount(task, *, calendar: WorkCalendar, now: datetime) -> Recount:
+    """The task's deadline counted again from its registration, and its next reminder after now."""
+    due, fallback = resolve_due(due=None, working_days=task.due_working_days,
+                                assigned_at=task.assigned_at, calendar=calendar)
+    return Recount(due, fallback, next_reminder_for(task, after=now, calendar=calendar, due=due))
+
+
+def _local_year(moment: datetime) -> int:
+    return moment.astimezone(TZ).year

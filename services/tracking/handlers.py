@@ -4,13 +4,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.tracking import domain, store
 from services.tracking.models import TrackedTask
-from services.tracking.workdays import builtin_calendar
 from shared.consumer import Subscription
 from shared.events import Envelope, TaskAssigned
 
 
 async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSession) -> None:
-    calendar = builtin_calendar()
+    await store.lock_calendar(session, exclusive=False)
+    calendar = await store.calendar(session)
     due, fallback = domain.resolve_due(due=event.due, working_days=event.due_working_days,
                                        assigned_at=env.time, calendar=calendar)
     task = TrackedTask(

@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.tracking.api import router
+from services.tracking.calendar_api import router as calendar_router
 from services.tracking.deadlines import DeadlineWatch
 from services.tracking.handlers import SUBSCRIPTIONS
 from services.tracking.models import TrackingBase
@@ -11,7 +12,7 @@ from shared.service import ServiceSpec, create_app
 SPEC = ServiceSpec(
     name="tracking",
     metadata=TrackingBase.metadata,
-    routers=[router],
+    routers=[router, calendar_router],
     subscriptions=SUBSCRIPTIONS,
     workers=[DeadlineWatch],
 )

@@ -1,10 +1,10 @@
 """tracking's tables (its own copy of each assigned task, and its history) and API shapes."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field as PydanticField
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, Integer
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -56,6 +56,18 @@ class TaskHistory(TrackingBase, table=True):
     from_status: str = Field(max_length=16)
     to_status: str = Field(max_length=16)
     comment: str = Field(default="", max_length=2000)
+
+
+class CalendarYearRow(TrackingBase, table=True):
+    """A year's official calendar loaded by an administrator; overrides the built-in one."""
+
+    __tablename__ = "calendar_year"
+
+    year: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    holidays: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    workdays: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_by: str = Field(max_length=128)
 
 
 # ---- API shapes -----------------------------------------------------------------------------
@@ -114,3 +126,27 @@ class TaskPublic(BaseModel):
     next_reminder_at: datetime | None
     assigned_at: datetime
     history: list[HistoryPublic]
+
+
+class CalendarYearRequest(BaseModel):
+    """A whole year: every holiday and every 调休 working day (weekends otherwise off)."""
+
+    holidays: list[Any]
+    workdays: list[Any]
+    actor: str = PydanticField(default="anonymous", min_length=1, max_length=128)
+
+
+class CalendarYearPublic(BaseModel):
+    year: int
+    origin: Literal["builtin", "loaded", "none"]
+    holidays: list[str]
+    workdays: list[str]
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+class CalendarYearSummary(BaseModel):
+    year: int
+    origin: Literal["builtin", "loaded"]
+    updated_at: datetime | None = None
+    updated_by: str | None = None

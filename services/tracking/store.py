@@ -1,14 +1,19 @@
 """tracking's queries."""
 
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, HistoryEntry
-from services.tracking.models import TaskHistory, TrackedTask
+from services.tracking import domain
+from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, OPEN_STATUSES, HistoryEntry
+from services.tracking.models import CalendarYearRow, TaskHistory, TrackedTask
+from services.tracking.workdays import WorkCalendar, YearCalendar, builtin_calendar
 from shared.db import insert_ignoring_duplicates
+
+_CALENDAR_LOCK = 0x4475_6261_6E43_616C  # a PostgreSQL advisory lock key ("DubanCal")
 
 
 async def add_task(session: AsyncSession, task: TrackedTask) -> None:
@@ -79,3 +84,58 @@ async def advance_reminder(session: AsyncSession, task_id: str, fired: datetime,
         .values(next_reminder_at=following)
     )
     return result.rowcount == 1
+
+
+# ---- the calendar ---------------------------------------------------------------------------
+
+
+async def lock_calendar(session: AsyncSession, *, exclusive: bool) -> None:
+    """Order a calendar save and the counting of new deadlines on PostgreSQL: a task registered
+    while a year is saved is counted on the saved year or recounted by the save. (On SQLite,
+    ``BEGIN IMMEDIATE`` already runs writing transactions one at a time.)"""
+    if session.bind.dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await session.exec(text(f"SELECT {function}(:key)").bindparams(key=_CALENDAR_LOCK))
+
+
+async def loaded_years(session: AsyncSession) -> list[CalendarYearRow]:
+    result = await session.exec(select(CalendarYearRow).order_by(col(CalendarYearRow.year)))
+    return list(result.all())
+
+
+async def calendar(session: AsyncSession) -> WorkCalendar:
+    """The effective calendar: the built-in years overridden by those loaded (read each time, so
+    every replica sees a save at once; parsed once per version)."""
+    rows = await loaded_years(session)
+    return _effective(tuple((r.year, tuple(r.holidays), tuple(r.workdays)) for r in rows))
+
+
+@lru_cache(maxsize=8)
+def _effective(loaded: tuple[tuple[int, tuple[str, ...], tuple[str, ...]], ...]) -> WorkCalendar:
+    years = [YearCalendar.parse(year, {"holidays": list(h), "workdays": list(w)})
+             for year, h, w in loaded]
+    return domain.effective_calendar(builtin_calendar(), years)
+
+
+async def save_year(session: AsyncSession, cal: YearCalendar, *, at: datetime,
+                    by: str) -> CalendarYearRow:
+    row = await session.get(CalendarYearRow, cal.year) or CalendarYearRow(year=cal.year)
+    row.holidays = sorted(d.isoformat() for d in cal.holidays)
+    row.workdays = sorted(d.isoformat() for d in cal.workdays)
+    row.updated_at, row.updated_by = at, by
+    session.add(row)
+    return row
+
+
+async def open_working_day_tasks(session: AsyncSession) -> list[TrackedTask]:
+    """Open tasks not yet overdue whose deadline was given in working days, locked."""
+    result = await session.exec(
+        select(TrackedTask)
+        .where(col(TrackedTask.due_working_days).is_not(None))
+        .where(col(TrackedTask.overdue_at).is_(None))
+        .where(col(TrackedTask.status).in_(sorted(OPEN_STATUSES)))
+        .order_by(col(TrackedTask.id))
+        .with_for_update()
+    )
+    return list(result.all())
