@@ -18,14 +18,28 @@ class TrackingBase(SQLModel, registry=registry()):
 class TrackedTask(TrackingBase, table=True):
     __tablename__ = "tracked_task"
     # The deadline scanner's query: open tasks not yet flagged, by deadline.
-    __table_args__ = (Index("ix_tracked_task_pending_deadline", "overdue_at", "due"),)
+    __table_args__ = (
+        Index("ix_tracked_task_pending_deadline", "overdue_at", "due"),
+        # The ledger's usual order within a tenant: by deadline.
+        Index("ix_tracked_task_ledger", "tenant", "due"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     tenant: str = Field(max_length=64)
     item_id: str = Field(index=True, max_length=32)
+    item_number: str = Field(default="", max_length=32)
     title: str = Field(max_length=500)
     lead_unit: str = Field(index=True, max_length=64)
     co_units: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    responsible_person: str = Field(default="", max_length=128)
+    # The item's attributes, copied from task.assigned, for the ledger's filters.
+    source_kind: str = Field(default="", max_length=32)
+    regime: str = Field(default="", max_length=16)
+    urgency: str = Field(default="", max_length=16)
+    supervisor: str = Field(default="", max_length=128)
+    milestones: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reporting_cycle: str = Field(default="none", max_length=16)
+    report_due_day: int = 2
     due: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     due_working_days: int | None = None
     # The deadline was counted over a year with no holiday data loaded (plain weekends used).
@@ -108,9 +122,18 @@ class HistoryPublic(BaseModel):
 class TaskPublic(BaseModel):
     id: str
     item_id: str
+    item_number: str
     title: str
     lead_unit: str
     co_units: list[str]
+    responsible_person: str
+    source_kind: str
+    regime: str
+    urgency: str
+    supervisor: str
+    milestones: list[dict]
+    reporting_cycle: str
+    report_due_day: int
     due: datetime
     due_working_days: int | None
     calendar_fallback: bool

@@ -37,6 +37,11 @@ def test_an_item_keeps_every_attribute_the_office_gives_it(stack):
     task = item["tasks"][0]
     assert (task["responsible_person"], task["reporting_cycle"], task["report_due_day"]) == ("王主任", "month", 5)
     assert task["milestones"][0]["title"] == "完成方案"
+    tracked = wait_for_task(stack, task["id"])
+    assert (tracked["regime"], tracked["urgency"], tracked["supervisor"], tracked["item_number"]) == (
+        "comprehensive", "urgent", "李督办员", item["number"])
+    assert (tracked["reporting_cycle"], tracked["report_due_day"], tracked["responsible_person"]) == (
+        "month", 5, "王主任")
 
 
 def test_bad_attributes_are_422_naming_the_field(stack):
