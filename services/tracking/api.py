@@ -81,6 +81,7 @@ async def _locked(session, task_id: str) -> TrackedTask:
 async def _reschedule(session, task: TrackedTask, now) -> None:
     calendar = await store.calendar(session)
     task.next_reminder_at = domain.next_reminder_for(task, after=now, calendar=calendar)
+    task.yellow_at = domain.yellow_at(assigned_at=task.assigned_at, due=task.due, calendar=calendar)
 
 
 def _note(session, task: TrackedTask, action: str, body: ActionRequest, now) -> None:

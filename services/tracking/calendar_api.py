@@ -53,6 +53,8 @@ async def _recount_deadlines(runtime: Runtime, session: AsyncSession, loaded: Ye
         previous_due, recount = task.due, domain.recount(task, calendar=calendar, now=now)
         task.due, task.calendar_fallback = recount.due, recount.calendar_fallback
         task.next_reminder_at = recount.next_reminder_at
+        task.yellow_at = domain.yellow_at(assigned_at=task.assigned_at, due=recount.due,
+                                          calendar=calendar)
         if recount.due == previous_due:
             continue
         store.add_history(session, task.id, HistoryEntry(now, actor, "deadline_changed",

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Literal
 
 from services.tracking.alerts import (
@@ -134,3 +134,35 @@ def recount(task, *, calendar: WorkCalendar, now: datetime) -> Recount:
 
 def _local_year(moment: datetime) -> int:
     return moment.astimezone(TZ).year
+
+
+def yellow_at(*, assigned_at: datetime, due: datetime, calendar: WorkCalendar,
+              policy: WarningPolicy = DEFAULT_POLICY) -> datetime:
+    """The moment the light turns yellow: when at most ``yellow_working_days`` working days remain
+    (from the start of the (N+1)-th working day on or before the deadline's date), or when
+    ``yellow_time_used`` of the time is used, whichever comes first. Same rule as ``alerts.light``."""
+    day, found = due.astimezone(TZ).date(), 0
+    while True:
+        if calendar.is_workday(day):
+            found += 1
+            if found > policy.yellow_working_days:
+                break
+        day -= timedelta(days=1)
+    by_days = datetime.combine(day, time(0), TZ)
+    by_time = assigned_at + (due - assigned_at) * policy.yellow_time_used
+    return min(by_days, by_time)
+
+
+def ledger_light(*, status: str, due: datetime, yellow: datetime | None, extension_pending: bool,
+                 now: datetime) -> Light:
+    """The light from the stored yellow moment: what the ledger's SQL filter computes."""
+    if Status(status) not in CLOCK_RUNNING_STATUSES:
+        return Light.GREEN
+    if now >= due:
+        return Light.YELLOW if extension_pending else Light.RED
+    return Light.YELLOW if yellow is not None and now >= yellow else Light.GREEN
+
+
+def unit_path(path_ids: list[str]) -> str:
+    """intake's materialised path: "/U-1/U-7/"."""
+    return "/" + "".join(f"{unit}/" for unit in path_ids)

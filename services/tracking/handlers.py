@@ -3,9 +3,9 @@
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.tracking import domain, store
-from services.tracking.models import TrackedTask
+from services.tracking.models import OrgUnitCopy, TrackedTask
 from shared.consumer import Subscription
-from shared.events import Envelope, TaskAssigned
+from shared.events import Envelope, OrgUnitChanged, TaskAssigned
 
 
 async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSession) -> None:
@@ -35,7 +35,19 @@ async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSes
         assigned_at=env.time,
     )
     task.next_reminder_at = domain.next_reminder_for(task, after=env.time, calendar=calendar)
+    task.yellow_at = domain.yellow_at(assigned_at=task.assigned_at, due=due, calendar=calendar)
     await store.add_task(session, task)
 
 
-SUBSCRIPTIONS = [Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned})]
+async def on_org_unit_changed(event: OrgUnitChanged, env: Envelope, session: AsyncSession) -> None:
+    """Each event carries the unit's whole state: the copy is an upsert."""
+    await store.upsert_unit(session, OrgUnitCopy(
+        tenant=env.tenant, id=event.unit_id, name=event.name, parent_id=event.parent_id,
+        active=event.active, path=domain.unit_path(event.path),
+    ))
+
+
+SUBSCRIPTIONS = [
+    Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned,
+                               OrgUnitChanged.TYPE: on_org_unit_changed}),
+]

@@ -6,13 +6,14 @@ from services.tracking.api import router
 from services.tracking.calendar_api import router as calendar_router
 from services.tracking.deadlines import DeadlineWatch
 from services.tracking.handlers import SUBSCRIPTIONS
+from services.tracking.ledger_api import router as ledger_router
 from services.tracking.models import TrackingBase
 from shared.service import ServiceSpec, create_app
 
 SPEC = ServiceSpec(
     name="tracking",
     metadata=TrackingBase.metadata,
-    routers=[router, calendar_router],
+    routers=[ledger_router, router, calendar_router],
     subscriptions=SUBSCRIPTIONS,
     workers=[DeadlineWatch],
 )

@@ -1,10 +1,11 @@
 """tracking's tables (its own copy of each assigned task, and its history) and API shapes."""
 
+from dataclasses import dataclass, field as dc_field
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field as PydanticField
-from sqlalchemy import JSON, Column, Index, Integer
+from sqlalchemy import JSON, Column, Index, Text, Integer
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -20,8 +21,10 @@ class TrackedTask(TrackingBase, table=True):
     # The deadline scanner's query: open tasks not yet flagged, by deadline.
     __table_args__ = (
         Index("ix_tracked_task_pending_deadline", "overdue_at", "due"),
-        # The ledger's usual order within a tenant: by deadline.
-        Index("ix_tracked_task_ledger", "tenant", "due"),
+        # The ledger: by deadline within a tenant, a unit, a status.
+        Index("ix_tracked_task_ledger", "tenant", "due", "id"),
+        Index("ix_tracked_task_ledger_unit", "tenant", "lead_unit", "due", "id"),
+        Index("ix_tracked_task_ledger_status", "tenant", "status", "due", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -55,6 +58,8 @@ class TrackedTask(TrackingBase, table=True):
     extension_due: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     extension_reason: str | None = Field(default=None, max_length=2000)
     next_reminder_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, index=True))
+    # When the light turns yellow (kept with the deadline, so the ledger can filter by light).
+    yellow_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 class TaskHistory(TrackingBase, table=True):
@@ -173,3 +178,61 @@ class CalendarYearSummary(BaseModel):
     origin: Literal["builtin", "loaded"]
     updated_at: datetime | None = None
     updated_by: str | None = None
+
+
+class OrgUnitCopy(TrackingBase, table=True):
+    """tracking's copy of intake's org tree, from org_unit.changed events (for the ledger)."""
+
+    __tablename__ = "org_unit_copy"
+    __table_args__ = (Index("ix_org_unit_copy_path", "tenant", "path"),)
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    parent_id: str | None = Field(default=None, max_length=64)
+    active: bool = True
+    path: str = Field(sa_column=Column(Text().with_variant(Text(collation="C"), "postgresql"),
+                                       nullable=False))  # "/U-1/U-7/", as in intake
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    """The ledger's filters (every list: any of its values)."""
+
+    unit: str | None = None
+    include_sub_units: bool = True
+    status: list[str] = dc_field(default_factory=list)
+    light: list[str] = dc_field(default_factory=list)
+    regime: list[str] = dc_field(default_factory=list)
+    source_kind: list[str] = dc_field(default_factory=list)
+    urgency: list[str] = dc_field(default_factory=list)
+    supervisor: list[str] = dc_field(default_factory=list)
+    due_from: datetime | None = None
+    due_to: datetime | None = None
+    q: str | None = None
+    descending: bool = False
+
+
+class LedgerRow(BaseModel):
+    id: str
+    item_id: str
+    item_number: str
+    title: str
+    lead_unit: str
+    co_units: list[str]
+    responsible_person: str
+    source_kind: str
+    regime: str
+    urgency: str
+    supervisor: str
+    due: datetime
+    status: str
+    light: str
+    overdue: bool
+    assigned_at: datetime
+
+
+class LedgerPage(BaseModel):
+    items: list[LedgerRow]
+    next_cursor: str | None
+    total: int | None = None

@@ -3,13 +3,16 @@
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import text, update
+from sqlalchemy import and_, func, literal, or_, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.tracking import domain
 from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, OPEN_STATUSES, HistoryEntry
-from services.tracking.models import CalendarYearRow, TaskHistory, TrackedTask
+from services.tracking.models import (
+    CalendarYearRow, LedgerFilter, OrgUnitCopy, TaskHistory, TrackedTask,
+)
 from services.tracking.workdays import WorkCalendar, YearCalendar, builtin_calendar
 from shared.db import insert_ignoring_duplicates
 
@@ -139,3 +142,87 @@ async def open_working_day_tasks(session: AsyncSession) -> list[TrackedTask]:
         .with_for_update()
     )
     return list(result.all())
+
+
+# ---- the org copy and the ledger ----------------------------------------------------------------
+
+
+async def upsert_unit(session: AsyncSession, unit: OrgUnitCopy) -> None:
+    table = OrgUnitCopy.__table__
+    values = unit.model_dump()
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values)
+    await session.exec(stmt.on_conflict_do_update(
+        index_elements=["tenant", "id"],
+        set_={k: stmt.excluded[k] for k in ("name", "parent_id", "active", "path")},
+    ))
+
+
+def subtree_ids(tenant: str, unit: str):
+    """The ids of ``unit`` and every unit below it (a range scan of the path index)."""
+    path = select(OrgUnitCopy.path).where(OrgUnitCopy.tenant == tenant, OrgUnitCopy.id == unit)
+    below = (
+        select(OrgUnitCopy.id)
+        .where(OrgUnitCopy.tenant == tenant)
+        .where(col(OrgUnitCopy.path) >= path.scalar_subquery())
+        # "/U-1/" … "/U-10": every path below, and no sibling such as "/U-10/"
+        .where(col(OrgUnitCopy.path) < func.substr(path.scalar_subquery(), 1,
+                                                   func.length(path.scalar_subquery()) - 1).op("||")("0"))
+    )
+    return below.union(select(literal(unit)))
+
+
+def ledger_query(tenant: str, f: LedgerFilter, now: datetime):
+    query = select(TrackedTask).where(TrackedTask.tenant == tenant)
+    if f.unit:
+        units = subtree_ids(tenant, f.unit) if f.include_sub_units else select(literal(f.unit))
+        query = query.where(col(TrackedTask.lead_unit).in_(units))
+    for column, values in ((TrackedTask.status, f.status), (TrackedTask.regime, f.regime),
+                           (TrackedTask.source_kind, f.source_kind), (TrackedTask.urgency, f.urgency),
+                           (TrackedTask.supervisor, f.supervisor)):
+        if values:
+            query = query.where(col(column).in_(values))
+    if f.due_from:
+        query = query.where(col(TrackedTask.due) >= f.due_from)
+    if f.due_to:
+        query = query.where(col(TrackedTask.due) < f.due_to)
+    if f.q:
+        pattern = f"%{f.q.replace('%', '').replace('_', '')}%"
+        query = query.where(or_(col(TrackedTask.title).ilike(pattern),
+                                col(TrackedTask.item_number).ilike(pattern)))
+    if f.light:
+        query = query.where(or_(*(_light_condition(light, now) for light in f.light)))
+    return query
+
+
+def _light_condition(light: str, now: datetime):
+    running = col(TrackedTask.status).in_(sorted(CLOCK_RUNNING_STATUSES))
+    past_due = col(TrackedTask.due) <= now
+    pending = col(TrackedTask.extension_due).is_not(None)
+    yellow_by_time = and_(~past_due, col(TrackedTask.yellow_at) <= now)
+    if light == "red":
+        return and_(running, past_due, ~pending)
+    if light == "yellow":
+        return and_(running, or_(yellow_by_time, and_(past_due, pending)))
+    return or_(~running, and_(~past_due, or_(col(TrackedTask.yellow_at).is_(None),
+                                            col(TrackedTask.yellow_at) > now)))
+
+
+async def ledger_page(session: AsyncSession, tenant: str, f: LedgerFilter, now: datetime,
+                      after: tuple[datetime, str] | None, limit: int) -> list[TrackedTask]:
+    """One page in (due, id) order: keyset paging stays fast however deep the page."""
+    query = ledger_query(tenant, f, now)
+    due, ident = col(TrackedTask.due), col(TrackedTask.id)
+    if after:
+        cursor_due, cursor_id = after
+        if f.descending:
+            query = query.where(or_(due < cursor_due, and_(due == cursor_due, ident < cursor_id)))
+        else:
+            query = query.where(or_(due > cursor_due, and_(due == cursor_due, ident > cursor_id)))
+    order = (due.desc(), ident.desc()) if f.descending else (due, ident)
+    return list((await session.exec(query.order_by(*order).limit(limit))).all())
+
+
+async def ledger_total(session: AsyncSession, tenant: str, f: LedgerFilter, now: datetime) -> int:
+    inner = ledger_query(tenant, f, now).subquery()
+    return (await session.exec(select(func.count()).select_from(inner))).one()

@@ -1,0 +1,43 @@
+"""The ledger's stored yellow moment agrees with the light the task view computes."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.tracking import domain
+from services.tracking.workdays import builtin_calendar
+
+CAL = builtin_calendar()
+START = datetime(2026, 9, 20, 1, 0, tzinfo=UTC)
+
+
+class Task:
+    def __init__(self, assigned_at, due, status="in_progress", extension_due=None):
+        self.assigned_at, self.due, self.status, self.extension_due = assigned_at, due, status, extension_due
+
+
+@pytest.mark.parametrize("days", [1, 3, 5, 9, 16, 30])
+@pytest.mark.parametrize("status", ["assigned", "in_progress", "submitted", "suspended", "accepted"])
+def test_stored_yellow_moment_gives_the_same_light_as_the_view_at_every_hour(days, status):
+    due = START + timedelta(days=days, hours=7)
+    task = Task(START, due, status)
+    yellow = domain.yellow_at(assigned_at=START, due=due, calendar=CAL)
+    for hours in range(0, int((due - START).total_seconds() // 3600) + 30):
+        now = START + timedelta(hours=hours)
+        view = domain.task_light(task=task, now=now, calendar=CAL)
+        stored = domain.ledger_light(status=status, due=due, yellow=yellow, extension_pending=False,
+                                     now=now)
+        assert stored == view, (now, view, stored)
+
+
+def test_pending_extension_is_yellow_not_red_in_both():
+    due = START + timedelta(days=3)
+    task = Task(START, due, extension_due=due + timedelta(days=5))
+    now = due + timedelta(hours=1)
+    assert domain.task_light(task=task, now=now, calendar=CAL) == "yellow"
+    assert domain.ledger_light(status="in_progress", due=due, yellow=None, extension_pending=True,
+                               now=now) == "yellow"
+
+
+def test_unit_paths_match_intakes():
+    assert domain.unit_path(["U-1", "U-7"]) == "/U-1/U-7/"
