@@ -285,5 +285,77 @@ class CalendarChanged(EventData):
         return str(self.year)
 
 
+class TaskProgressReported(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.progress_reported.v1"
+    SUMMARY: ClassVar[str] = (
+        "A unit reported progress on a task for a period of its reporting cycle, with text and "
+        "evidence files (by SHA-256); a co-unit's report is its part of the lead unit's."
+    )
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    unit: str
+    period: str | None  # None: the task has no reporting cycle
+    text: str  # at most 2000 characters
+    evidence: list[str]
+    at: AwareDatetime
+    actor: str
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
+class TaskReportMissed(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.report_missed.v1"
+    SUMMARY: ClassVar[str] = (
+        "A period's progress report fell due without the lead unit's report (once per task and "
+        "period, whatever the number of replicas)."
+    )
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    period: str
+    report_due: AwareDatetime
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
+class TaskApproaching(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.approaching.v1"
+    SUMMARY: ClassVar[str] = "A task's light turned yellow: its deadline is near (once per deadline)."
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    due: AwareDatetime
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
+class TaskStagnant(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.stagnant.v1"
+    SUMMARY: ClassVar[str] = (
+        "A task had no report or change for the configured number of working days (once per spell)."
+    )
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    due: AwareDatetime
+    last_activity_at: AwareDatetime
+    idle_working_days: int
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
 # Every event type defined above, by type (define new ones above this line).
 CATALOGUE: dict[str, type[EventData]] = {cls.TYPE: cls for cls in EventData.__subclasses__()}

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(500, ge=1)
     relay_poll_s: float = Field(1.0, gt=0)
 
+    # tracking's evidence files (None: <data_dir>/evidence)
+    evidence_dir: Path | None = None
+    evidence_max_bytes: int = Field(20 * 2**20, ge=1)
+
     @property
     def production(self) -> bool:
         return self.env == "production"

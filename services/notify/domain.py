@@ -45,6 +45,31 @@ def reminder_message(task_title: str, due: datetime, *, overdue: bool, comment: 
     )
 
 
+def approaching_message(task_title: str, due: datetime) -> Message:
+    return Message(
+        kind="approaching",
+        title=f"临期提醒：{task_title}",
+        body=f"督办事项「{task_title}」将于 {_local(due)} 到期，请抓紧办理，按期办结。",
+    )
+
+
+def stagnant_message(task_title: str, idle_working_days: int) -> Message:
+    return Message(
+        kind="stagnant",
+        title=f"停滞提醒：{task_title}",
+        body=f"督办事项「{task_title}」已连续 {idle_working_days} 个工作日无进展反馈，请及时报送办理情况。",
+    )
+
+
 def assignment_recipients(lead_unit: str, co_units: list[str]) -> list[str]:
     """The lead unit and every co-unit, each once."""
     return list(dict.fromkeys([lead_unit, *co_units]))
+
+
+def report_missed_message(task_title: str, period: str, report_due: datetime) -> Message:
+    return Message(
+        kind="report_missed",
+        title=f"报送提醒：{task_title}",
+        body=f"督办事项「{task_title}」{period} 期进展情况应于 {_local(report_due)} 前报送，"
+             f"至今未报送，请尽快报送。",
+    )

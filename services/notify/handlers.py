@@ -5,7 +5,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notify import domain, store
 from services.notify.models import Notice
 from shared.consumer import Subscription
-from shared.events import Envelope, TaskAssigned, TaskOverdue, TaskReminded
+from shared.events import (
+    Envelope, TaskApproaching, TaskAssigned, TaskOverdue, TaskReminded, TaskStagnant,
+)
+from shared.events import TaskReportMissed
 
 
 def _notice(env: Envelope, recipient: str, task_id: str, message: domain.Message) -> Notice:
@@ -38,8 +41,26 @@ async def on_task_reminded(event: TaskReminded, env: Envelope, session: AsyncSes
     store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
 
 
+async def on_task_approaching(event: TaskApproaching, env: Envelope, session: AsyncSession) -> None:
+    message = domain.approaching_message(event.title, event.due)
+    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
+
+
+async def on_task_stagnant(event: TaskStagnant, env: Envelope, session: AsyncSession) -> None:
+    message = domain.stagnant_message(event.title, event.idle_working_days)
+    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
+
+
+async def on_report_missed(event: TaskReportMissed, env: Envelope, session: AsyncSession) -> None:
+    message = domain.report_missed_message(event.title, event.period, event.report_due)
+    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
+
+
 SUBSCRIPTIONS = [
     Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned}),
     Subscription.to("tracking", {TaskOverdue.TYPE: on_task_overdue,
-                                 TaskReminded.TYPE: on_task_reminded}),
+                                 TaskReportMissed.TYPE: on_report_missed,
+                                 TaskReminded.TYPE: on_task_reminded,
+                                 TaskApproaching.TYPE: on_task_approaching,
+                                 TaskStagnant.TYPE: on_task_stagnant}),
 ]

@@ -60,8 +60,7 @@ async def act(runtime: Runtime, task_id: str, action: Action, body: ActionReques
         task.status = new.value
         task.returns, task.reverifications = domain.counters_after(action, task.returns,
                                                                    task.reverifications)
-        task.last_activity_at = now
-        await _reschedule(session, task, now)
+        await _reschedule(session, task, now, activity=True)
         store.add_history(session, task.id, entry)
         runtime.emit(session, TaskStatusChanged(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
@@ -78,8 +77,11 @@ async def _locked(session, task_id: str) -> TrackedTask:
     return task
 
 
-async def _reschedule(session, task: TrackedTask, now) -> None:
+async def _reschedule(session, task: TrackedTask, now, *, activity: bool = False) -> None:
+    """Keep the stored moments (next reminder, yellow, stagnant) in step with the task."""
     calendar = await store.calendar(session)
+    if activity:
+        domain.mark_activity(task, now=now, calendar=calendar)
     task.next_reminder_at = domain.next_reminder_for(task, after=now, calendar=calendar)
     task.yellow_at = domain.yellow_at(assigned_at=task.assigned_at, due=task.due, calendar=calendar)
 
@@ -88,7 +90,6 @@ def _note(session, task: TrackedTask, action: str, body: ActionRequest, now) -> 
     """A history entry for something that does not change the task's status."""
     store.add_history(session, task.id, HistoryEntry(now, body.actor, action, task.status,
                                                      task.status, body.comment))
-    task.last_activity_at = now
 
 
 def _action_route(action: Action, summary: str) -> None:
@@ -136,7 +137,7 @@ async def request_extension(task_id: str, body: ExtensionRequest,
         except ExtensionRefused as refused:
             raise HTTPException(409, str(refused)) from None
         task.extension_due, task.extension_reason = body.new_due, body.reason
-        await _reschedule(session, task, now)
+        await _reschedule(session, task, now, activity=True)
         _note(session, task, "extension_request", body.model_copy(update={"comment": body.reason}), now)
         runtime.emit(session, TaskExtensionRequested(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
@@ -162,7 +163,7 @@ async def decide_extension(task_id: str, body: ExtensionDecision,
         if granted:
             task.due = task.extension_due
         task.extension_due = task.extension_reason = None
-        await _reschedule(session, task, now)
+        await _reschedule(session, task, now, activity=True)
         _note(session, task, f"extension_{body.decision}", body, now)
         runtime.emit(session, TaskExtensionDecided(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,

@@ -9,7 +9,8 @@ import logging
 
 from services.tracking import domain, store
 from services.tracking.lifecycle import HistoryEntry
-from shared.events import TaskOverdue, TaskReminded
+from services.tracking.report_watch import flag_missed
+from shared.events import TaskApproaching, TaskOverdue, TaskReminded, TaskStagnant
 from shared.service import Runtime, Worker
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,27 @@ class DeadlineWatch(Worker):
                     lead_unit=task.lead_unit, due=task.due, overdue_at=now,
                 ))
             reminded = await self._fire_reminders(session, now)
-        if overdue or reminded:
-            log.info("flagged %d overdue task(s), sent %d reminder(s)", len(overdue), reminded)
-        return max(len(overdue), reminded)
+            await flag_missed(self.runtime, session, now, self.batch)
+            warned = await self._fire_warnings(session, now)
+        if overdue or reminded or warned:
+            log.info("flagged %d overdue task(s), sent %d reminder(s), %d warning(s)",
+                     len(overdue), reminded, warned)
+        return max(len(overdue), reminded, warned)
+
+    async def _fire_warnings(self, session, now) -> int:
+        """Approaching (the light turned yellow) and stagnant (no report or move): once each."""
+        approaching = await store.claim_approaching(session, now, self.batch)
+        for task in approaching:
+            self.runtime.emit(session, TaskApproaching(
+                task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
+                due=task.due))
+        stagnant = await store.claim_stagnant(session, now, self.batch)
+        for task in stagnant:
+            self.runtime.emit(session, TaskStagnant(
+                task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
+                due=task.due, last_activity_at=task.last_activity_at or task.assigned_at,
+                idle_working_days=domain.DEFAULT_POLICY.stagnant_after_working_days))
+        return max(len(approaching), len(stagnant))
 
     async def _fire_reminders(self, session, now) -> int:
         """Each scheduled reminder fires once: the conditional move of ``next_reminder_at`` decides

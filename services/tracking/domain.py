@@ -9,10 +9,11 @@ from typing import Literal
 from services.tracking.alerts import (
     Light, WarningPolicy, WorkingDays, is_stagnant, light, next_reminder, reminder_key,
 )
+from services.tracking.config import load_policy
 from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, OPEN_STATUSES, Action, Status
 from services.tracking.workdays import TZ, WorkCalendar, YearCalendar
 
-DEFAULT_POLICY = WarningPolicy()
+DEFAULT_POLICY = load_policy()
 # Reminders chase the unit: not while the office reviews, nor while the clock is stopped.
 REMINDABLE_STATUSES = frozenset({Status.ASSIGNED, Status.SIGNED, Status.IN_PROGRESS})
 _REMINDER_IDS = uuid.UUID("6f1c1d52-6a4e-4f0e-9d52-0c2b1f7a9e11")
@@ -166,3 +167,21 @@ def ledger_light(*, status: str, due: datetime, yellow: datetime | None, extensi
 def unit_path(path_ids: list[str]) -> str:
     """intake's materialised path: "/U-1/U-7/"."""
     return "/" + "".join(f"{unit}/" for unit in path_ids)
+
+
+def stagnant_at(*, last_activity: datetime, calendar: WorkCalendar,
+                policy: WarningPolicy = DEFAULT_POLICY) -> datetime:
+    """When a task left alone since ``last_activity`` turns stagnant: the start of the N-th working
+    day after that day (N = ``stagnant_after_working_days``). Same rule as ``alerts.is_stagnant``."""
+    day, found = last_activity.astimezone(TZ).date(), 0
+    while found < policy.stagnant_after_working_days:
+        day += timedelta(days=1)
+        found += calendar.is_workday(day)
+    return datetime.combine(day, time(0), TZ)
+
+
+def mark_activity(task, *, now: datetime, calendar: WorkCalendar) -> None:
+    """Any report or move restarts the stagnation clock."""
+    task.last_activity_at = now
+    task.stagnant_at = stagnant_at(last_activity=now, calendar=calendar)
+    task.stagnant_flagged = False

@@ -36,6 +36,7 @@ async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSes
     )
     task.next_reminder_at = domain.next_reminder_for(task, after=env.time, calendar=calendar)
     task.yellow_at = domain.yellow_at(assigned_at=task.assigned_at, due=due, calendar=calendar)
+    task.stagnant_at = domain.stagnant_at(last_activity=env.time, calendar=calendar)
     await store.add_task(session, task)
 
 

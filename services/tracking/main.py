@@ -8,12 +8,13 @@ from services.tracking.deadlines import DeadlineWatch
 from services.tracking.handlers import SUBSCRIPTIONS
 from services.tracking.ledger_api import router as ledger_router
 from services.tracking.models import TrackingBase
+from services.tracking.reports_api import router as reports_router
 from shared.service import ServiceSpec, create_app
 
 SPEC = ServiceSpec(
     name="tracking",
     metadata=TrackingBase.metadata,
-    routers=[ledger_router, router, calendar_router],
+    routers=[ledger_router, router, calendar_router, reports_router],
     subscriptions=SUBSCRIPTIONS,
     workers=[DeadlineWatch],
 )

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field as PydanticField
-from sqlalchemy import JSON, Column, Index, Text, Integer
+from sqlalchemy import JSON, Column, Index, Integer, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -25,6 +25,9 @@ class TrackedTask(TrackingBase, table=True):
         Index("ix_tracked_task_ledger", "tenant", "due", "id"),
         Index("ix_tracked_task_ledger_unit", "tenant", "lead_unit", "due", "id"),
         Index("ix_tracked_task_ledger_status", "tenant", "status", "due", "id"),
+        Index("ix_tracked_task_ledger_supervisor", "tenant", "supervisor", "due", "id"),
+        # The missed-report watch looks for tasks with a reporting cycle it does not watch yet.
+        Index("ix_tracked_task_reporting", "reporting_cycle", "status"),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -60,6 +63,9 @@ class TrackedTask(TrackingBase, table=True):
     next_reminder_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, index=True))
     # When the light turns yellow (kept with the deadline, so the ledger can filter by light).
     yellow_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    approaching_for: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))  # due warned of
+    stagnant_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    stagnant_flagged: bool = False
 
 
 class TaskHistory(TrackingBase, table=True):
@@ -236,3 +242,104 @@ class LedgerPage(BaseModel):
     items: list[LedgerRow]
     next_cursor: str | None
     total: int | None = None
+
+
+# ---- progress reports, evidence and missed reports ------------------------------------------
+
+
+class Evidence(TrackingBase, table=True):
+    """An evidence file attached to a task; the bytes are stored once by hash (evidence.py)."""
+
+    __tablename__ = "evidence"
+
+    task_id: str = Field(primary_key=True, max_length=32)
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int
+    media_type: str = Field(max_length=128)
+    filename: str = Field(default="", max_length=255)
+    uploaded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    uploaded_by: str = Field(max_length=128)
+
+
+class ProgressReport(TrackingBase, table=True):
+    """A unit's progress report for a period of the task's cycle ("" when it has none)."""
+
+    __tablename__ = "progress_report"
+    __table_args__ = (Index("ix_progress_report_period", "task_id", "period_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: str = Field(max_length=32)
+    unit: str = Field(max_length=64)
+    period_key: str = Field(default="", max_length=16)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    evidence: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    actor: str = Field(max_length=128)
+
+
+class ReportWatch(TrackingBase, table=True):
+    """When the next report of a task with a reporting cycle falls due (None: no more)."""
+
+    __tablename__ = "report_watch"
+
+    task_id: str = Field(primary_key=True, max_length=32)
+    next_due: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, index=True))
+
+
+class MissedReport(TrackingBase, table=True):
+    """A period whose report fell due without the lead unit's: flagged once."""
+
+    __tablename__ = "missed_report"
+
+    task_id: str = Field(primary_key=True, max_length=32)
+    period_key: str = Field(primary_key=True, max_length=16)
+    report_due: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    flagged_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ReportRequest(BaseModel):
+    unit: str = PydanticField(min_length=1, max_length=64)
+    text: str = PydanticField(min_length=1, max_length=20_000)
+    evidence: list[str] = PydanticField(default_factory=list, max_length=50)
+    period: str | None = PydanticField(default=None, max_length=16)
+    actor: str = PydanticField(default="anonymous", min_length=1, max_length=128)
+
+
+class EvidencePublic(BaseModel):
+    sha256: str
+    size: int
+    media_type: str
+    filename: str
+
+
+class ReportPublic(BaseModel):
+    id: int
+    task_id: str
+    unit: str
+    period: str | None
+    text: str
+    evidence: list[str]
+    at: datetime
+    actor: str
+
+
+class UnitPart(BaseModel):
+    unit: str
+    status: Literal["reported", "missing"]
+    report: ReportPublic | None
+
+
+class ConsolidatedPublic(BaseModel):
+    """A period's reports: the lead unit's and each co-unit's part."""
+
+    task_id: str
+    period: str | None
+    lead_unit: str
+    lead: ReportPublic | None
+    parts: list[UnitPart]
+
+
+class MissedReportPublic(BaseModel):
+    period: str
+    report_due: datetime
+    flagged_at: datetime

@@ -3,7 +3,7 @@
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import and_, func, literal, or_, text, update
+from sqlalchemy import and_, func, literal, or_, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -11,7 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.tracking import domain
 from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, OPEN_STATUSES, HistoryEntry
 from services.tracking.models import (
-    CalendarYearRow, LedgerFilter, OrgUnitCopy, TaskHistory, TrackedTask,
+    CalendarYearRow, Evidence, LedgerFilter, MissedReport, OrgUnitCopy, ProgressReport, ReportWatch,
+    TaskHistory, TrackedTask,
 )
 from services.tracking.workdays import WorkCalendar, YearCalendar, builtin_calendar
 from shared.db import insert_ignoring_duplicates
@@ -174,9 +175,10 @@ def subtree_ids(tenant: str, unit: str):
 
 def ledger_query(tenant: str, f: LedgerFilter, now: datetime):
     query = select(TrackedTask).where(TrackedTask.tenant == tenant)
-    if f.unit:
-        units = subtree_ids(tenant, f.unit) if f.include_sub_units else select(literal(f.unit))
-        query = query.where(col(TrackedTask.lead_unit).in_(units))
+    if f.unit and f.include_sub_units:
+        query = query.where(col(TrackedTask.lead_unit).in_(subtree_ids(tenant, f.unit)))
+    elif f.unit:
+        query = query.where(TrackedTask.lead_unit == f.unit)
     for column, values in ((TrackedTask.status, f.status), (TrackedTask.regime, f.regime),
                            (TrackedTask.source_kind, f.source_kind), (TrackedTask.urgency, f.urgency),
                            (TrackedTask.supervisor, f.supervisor)):
@@ -214,11 +216,9 @@ async def ledger_page(session: AsyncSession, tenant: str, f: LedgerFilter, now: 
     query = ledger_query(tenant, f, now)
     due, ident = col(TrackedTask.due), col(TrackedTask.id)
     if after:
-        cursor_due, cursor_id = after
-        if f.descending:
-            query = query.where(or_(due < cursor_due, and_(due == cursor_due, ident < cursor_id)))
-        else:
-            query = query.where(or_(due > cursor_due, and_(due == cursor_due, ident > cursor_id)))
+        # A row-value comparison, which both databases answer from the (…, due, id) indexes.
+        position, cursor = tuple_(due, ident), tuple_(*after)
+        query = query.where(position < cursor if f.descending else position > cursor)
     order = (due.desc(), ident.desc()) if f.descending else (due, ident)
     return list((await session.exec(query.order_by(*order).limit(limit))).all())
 
@@ -226,3 +226,152 @@ async def ledger_page(session: AsyncSession, tenant: str, f: LedgerFilter, now: 
 async def ledger_total(session: AsyncSession, tenant: str, f: LedgerFilter, now: datetime) -> int:
     inner = ledger_query(tenant, f, now).subquery()
     return (await session.exec(select(func.count()).select_from(inner))).one()
+
+
+# ---- warnings that fire once --------------------------------------------------------------------
+
+
+async def claim_approaching(session: AsyncSession, now: datetime, limit: int) -> list[TrackedTask]:
+    """Tasks whose light just turned yellow, each claimed once per deadline (a conditional UPDATE)."""
+    fresh = (
+        select(TrackedTask.id)
+        .where(col(TrackedTask.status).in_(sorted(CLOCK_RUNNING_STATUSES)))
+        .where(col(TrackedTask.yellow_at) <= now, col(TrackedTask.due) > now)
+        .where(col(TrackedTask.extension_due).is_(None))
+        .where(or_(col(TrackedTask.approaching_for).is_(None),
+                   col(TrackedTask.approaching_for) != col(TrackedTask.due)))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return await _claim(session, fresh, {"approaching_for": TrackedTask.__table__.c.due},
+                        or_(col(TrackedTask.approaching_for).is_(None),
+                            col(TrackedTask.approaching_for) != col(TrackedTask.due)))
+
+
+async def claim_stagnant(session: AsyncSession, now: datetime, limit: int) -> list[TrackedTask]:
+    """Tasks that just went a whole spell without a report or a move, each claimed once a spell."""
+    fresh = (
+        select(TrackedTask.id)
+        .where(col(TrackedTask.status).in_(sorted(CLOCK_RUNNING_STATUSES)))
+        .where(col(TrackedTask.stagnant_at) <= now, ~col(TrackedTask.stagnant_flagged))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return await _claim(session, fresh, {"stagnant_flagged": True}, ~col(TrackedTask.stagnant_flagged))
+
+
+async def _claim(session: AsyncSession, candidates, values: dict, still_unclaimed) -> list[TrackedTask]:
+    result = await session.exec(
+        update(TrackedTask)
+        .where(col(TrackedTask.id).in_(candidates.scalar_subquery()))
+        .where(still_unclaimed)
+        .values(**values)
+        .returning(*TrackedTask.__table__.c)
+    )
+    return [TrackedTask.model_validate(dict(row._mapping)) for row in result]
+
+
+# ---- progress reports, evidence and missed reports ------------------------------------------
+
+
+async def add_evidence(session: AsyncSession, row: Evidence) -> Evidence:
+    """Attach a file to a task; the same file again keeps the first attachment."""
+    stmt = insert_ignoring_duplicates(session, Evidence.__table__).values(**row.model_dump())
+    await session.exec(stmt)
+    return await session.get(Evidence, (row.task_id, row.sha256))
+
+
+async def evidence(session: AsyncSession, task_id: str, sha256: str) -> Evidence | None:
+    return await session.get(Evidence, (task_id, sha256))
+
+
+async def unattached(session: AsyncSession, task_id: str, hashes: list[str]) -> list[str]:
+    """The hashes in ``hashes`` that are not files attached to the task."""
+    result = await session.exec(
+        select(Evidence.sha256).where(Evidence.task_id == task_id, col(Evidence.sha256).in_(hashes))
+    )
+    attached = set(result.all())
+    return [h for h in hashes if h not in attached]
+
+
+def add_report(session: AsyncSession, report: ProgressReport) -> None:
+    session.add(report)
+
+
+async def reports(session: AsyncSession, task_id: str,
+                  period_key: str | None = None) -> list[ProgressReport]:
+    query = select(ProgressReport).where(ProgressReport.task_id == task_id)
+    if period_key is not None:
+        query = query.where(ProgressReport.period_key == period_key)
+    return list((await session.exec(query.order_by(col(ProgressReport.id)))).all())
+
+
+async def reported_periods(session: AsyncSession, task_id: str, unit: str) -> set[str]:
+    result = await session.exec(
+        select(ProgressReport.period_key).distinct()
+        .where(ProgressReport.task_id == task_id, ProgressReport.unit == unit)
+    )
+    return set(result.all())
+
+
+async def missed_reports(session: AsyncSession, task_id: str) -> list[MissedReport]:
+    result = await session.exec(
+        select(MissedReport).where(MissedReport.task_id == task_id)
+        .order_by(col(MissedReport.report_due))
+    )
+    return list(result.all())
+
+
+async def unwatched_reporting_tasks(session: AsyncSession, cycles: tuple[str, ...],
+                                    limit: int) -> list[TrackedTask]:
+    """Open tasks with a reporting cycle that the missed-report watch does not follow yet."""
+    watched = select(ReportWatch.task_id).where(ReportWatch.task_id == TrackedTask.id)
+    result = await session.exec(
+        select(TrackedTask)
+        .where(col(TrackedTask.reporting_cycle).in_(sorted(cycles)))
+        .where(col(TrackedTask.status).in_(sorted(OPEN_STATUSES)))
+        .where(~watched.exists())
+        .limit(limit)
+    )
+    return list(result.all())
+
+
+async def watch_reports(session: AsyncSession, task_id: str, next_due: datetime) -> None:
+    stmt = insert_ignoring_duplicates(session, ReportWatch.__table__)
+    await session.exec(stmt.values(task_id=task_id, next_due=next_due))
+
+
+async def due_report_watches(session: AsyncSession, now: datetime,
+                             limit: int) -> list[tuple[TrackedTask, datetime]]:
+    """Tasks whose next report fell due before ``now``, with that moment (locked on PostgreSQL,
+    skipped by other replicas and while a report on the task is being written)."""
+    result = await session.exec(
+        select(TrackedTask, ReportWatch.next_due)
+        .join(ReportWatch, col(ReportWatch.task_id) == TrackedTask.id)
+        .where(col(ReportWatch.next_due) < now)
+        .order_by(col(ReportWatch.next_due))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(task, next_due) for task, next_due in result.all()]
+
+
+async def move_report_watch(session: AsyncSession, task_id: str, since: datetime,
+                            following: datetime | None) -> bool:
+    """Move a task's watch from ``since`` to ``following``; False if another replica did."""
+    result = await session.exec(
+        update(ReportWatch)
+        .where(col(ReportWatch.task_id) == task_id, col(ReportWatch.next_due) == since)
+        .values(next_due=following)
+    )
+    return result.rowcount == 1
+
+
+async def flag_missed_report(session: AsyncSession, task_id: str, period_key: str,
+                             report_due: datetime, now: datetime) -> bool:
+    """Record a missed period; False if it was flagged before."""
+    stmt = insert_ignoring_duplicates(session, MissedReport.__table__).values(
+        task_id=task_id, period_key=period_key, report_due=report_due, flagged_at=now,
+    )
+    result = await session.exec(stmt.returning(MissedReport.__table__.c.task_id))
+    return result.first() is not None

@@ -41,3 +41,27 @@ def test_pending_extension_is_yellow_not_red_in_both():
 
 def test_unit_paths_match_intakes():
     assert domain.unit_path(["U-1", "U-7"]) == "/U-1/U-7/"
+
+
+@pytest.mark.parametrize("start_hour", [0, 9, 17, 23])
+@pytest.mark.parametrize("start_day", range(0, 21, 3))
+def test_stored_stagnant_moment_agrees_with_the_views_stagnation(start_day, start_hour):
+    last = START + timedelta(days=start_day, hours=start_hour)
+    task = Task(START, last + timedelta(days=60))
+    task.last_activity_at = last
+    moment = domain.stagnant_at(last_activity=last, calendar=CAL)
+    for hours in range(0, 24 * 20):
+        now = last + timedelta(hours=hours)
+        assert domain.task_stagnant(task=task, now=now, calendar=CAL) == (now >= moment), now
+
+
+def test_the_warning_policy_comes_from_the_environment(monkeypatch):
+    from services.tracking.config import load_policy
+
+    monkeypatch.setenv("DUBAN_TRACKING_YELLOW_WORKING_DAYS", "4")
+    monkeypatch.setenv("DUBAN_TRACKING_REMINDER_DAYS_BEFORE", "[5, 2]")
+    policy = load_policy()
+    assert policy.yellow_working_days == 4 and policy.reminder_days_before == (5, 2)
+    monkeypatch.setenv("DUBAN_TRACKING_YELLOW_TIME_USED", "1.5")
+    with pytest.raises(ValueError, match="yellow_time_used"):
+        load_policy()

@@ -1,0 +1,140 @@
+"""How fast is the ledger (台账) over a large tracking database?
+
+    python -m bench.ledger --tasks 1000000 [--db sqlite:///.duban/bench-ledger.db | postgresql://…]
+
+Fills tracking's own tables (tasks and the org copy) with generated data, then times the ledger's
+typical queries through tracking's store functions, and prints p50/p95/max per query.
+"""
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert
+
+from services.tracking import store
+from services.tracking.models import LedgerFilter, OrgUnitCopy, TrackedTask, TrackingBase
+from shared.db import PlumbingBase, create_tables, make_engine, session_factory
+
+TENANT = "bench"
+STATUSES = ["assigned"] * 3 + ["signed", "in_progress", "in_progress", "submitted"] + ["accepted"] * 3
+REGIMES = ["comprehensive", "special", "ledger", "time_limited"]
+KINDS = ["meeting_decision", "leader_instruction", "superior_requirement", "annual_key_work",
+         "hotline_case", "letter_visit", "other"]
+WORDS = ["安全生产", "生态修复", "水利", "招商引资", "民生实事", "乡村振兴", "安全检查", "整改落实"]
+
+
+def units(tops: int, children: int) -> list[dict]:
+    rows = []
+    for t in range(tops):
+        top = f"T{t:03d}"
+        rows.append({"tenant": TENANT, "id": top, "name": top, "parent_id": None, "active": True,
+                     "path": f"/{top}/"})
+        rows += [{"tenant": TENANT, "id": f"{top}-{c:02d}", "name": f"{top}-{c:02d}", "parent_id": top,
+                  "active": True, "path": f"/{top}/{top}-{c:02d}/"} for c in range(children)]
+    return rows
+
+
+def tasks(n: int, leaves: list[str], now: datetime, rng: random.Random):
+    for i in range(n):
+        assigned = now - timedelta(days=rng.uniform(0, 365))
+        due = assigned + timedelta(days=rng.uniform(3, 120))
+        yield {
+            "id": f"t{i:09d}", "tenant": TENANT, "item_id": f"i{i // 5:09d}", "item_number": f"DB-2026-{i // 5:06d}",
+            "title": f"{rng.choice(WORDS)}任务{i}", "lead_unit": rng.choice(leaves), "co_units": [],
+            "responsible_person": "", "source_kind": rng.choice(KINDS), "regime": rng.choice(REGIMES),
+            "urgency": rng.choice(["normal", "urgent", "extra_urgent"]), "supervisor": f"S{rng.randrange(50)}",
+            "milestones": [], "reporting_cycle": "none", "report_due_day": 2, "due": due,
+            "due_working_days": None, "calendar_fallback": False, "status": rng.choice(STATUSES),
+            "suspended_from": None, "returns": 0, "reverifications": 0, "assigned_at": assigned,
+            "last_activity_at": assigned, "overdue_at": None, "extension_due": None,
+            "extension_reason": None, "next_reminder_at": None, "yellow_at": due - timedelta(days=3),
+        }
+
+
+async def fill(engine, n: int, now: datetime) -> float:
+    started = time.perf_counter()
+    rng = random.Random(7)
+    org = units(50, 20)
+    leaves = [u["id"] for u in org if u["parent_id"]]
+    async with engine.begin() as conn:
+        await conn.execute(insert(OrgUnitCopy.__table__), org)
+    batch = []
+    for row in tasks(n, leaves, now, rng):
+        batch.append(row)
+        if len(batch) == 20_000:
+            async with engine.begin() as conn:
+                await conn.execute(insert(TrackedTask.__table__), batch)
+            batch = []
+    if batch:
+        async with engine.begin() as conn:
+            await conn.execute(insert(TrackedTask.__table__), batch)
+    return time.perf_counter() - started
+
+
+async def time_query(sessions, runs: int, query) -> dict:
+    samples = []
+    for _ in range(runs):
+        async with sessions() as session:
+            started = time.perf_counter()
+            await query(session)
+            samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {"p50_ms": round(statistics.median(samples), 2),
+            "p95_ms": round(samples[int(len(samples) * 0.95) - 1], 2), "max_ms": round(samples[-1], 2)}
+
+
+async def run(db: str, n: int, runs: int) -> dict:
+    engine = make_engine(db)
+    await create_tables(engine, [PlumbingBase.metadata, TrackingBase.metadata])
+    sessions = session_factory(engine)
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        existing = await store.ledger_total(session, TENANT, LedgerFilter(), now)
+    fill_s = await fill(engine, n - existing, now) if existing < n else 0.0
+    async with sessions() as session:
+        middle = (await store.ledger_page(session, TENANT, LedgerFilter(), now, None, n // 2))[-1]
+    after = (middle.due, middle.id)
+    queries = {
+        "first page, no filter": lambda s: store.ledger_page(s, TENANT, LedgerFilter(), now, None, 50),
+        "unit + 20 sub-units": lambda s: store.ledger_page(s, TENANT, LedgerFilter(unit="T007"), now, None, 50),
+        "one unit, alone": lambda s: store.ledger_page(
+            s, TENANT, LedgerFilter(unit="T007-03", include_sub_units=False), now, None, 50),
+        "status in_progress + light red": lambda s: store.ledger_page(
+            s, TENANT, LedgerFilter(status=["in_progress"], light=["red"]), now, None, 50),
+        "regime + source kind + supervisor": lambda s: store.ledger_page(
+            s, TENANT, LedgerFilter(regime=["special"], source_kind=["hotline_case"], supervisor=["S7"]),
+            now, None, 50),
+        "text search": lambda s: store.ledger_page(s, TENANT, LedgerFilter(q="水利任务12"), now, None, 50),
+        "page deep in the middle (keyset)": lambda s: store.ledger_page(
+            s, TENANT, LedgerFilter(), now, after, 50),
+        "count, unit + sub-units": lambda s: store.ledger_total(s, TENANT, LedgerFilter(unit="T007"), now),
+    }
+    results = {name: await time_query(sessions, runs, q) for name, q in queries.items()}
+    await engine.dispose()
+    return {"db": engine.dialect.name, "tasks": n, "fill_s": round(fill_s, 1), "queries": results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--db", default="sqlite:///.duban/bench-ledger.db")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    result = asyncio.run(run(args.db, args.tasks, args.runs))
+    print(f"ledger over {result['tasks']:,} tasks on {result['db']} (filled in {result['fill_s']} s)")
+    print(f"{'query':<38}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+    for name, r in result["queries"].items():
+        print(f"{name:<38}{r['p50_ms']:>10}{r['p95_ms']:>10}{r['max_ms']:>10}")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(result, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()
