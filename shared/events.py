@@ -357,5 +357,25 @@ class TaskStagnant(EventData):
         return self.task_id
 
 
+class TaskDispatched(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.dispatched.v1"
+    SUMMARY: ClassVar[str] = (
+        "A unit re-dispatched part of its task to one of its own sub-units: a sub-task was created."
+    )
+
+    task_id: str
+    parent_task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    dispatched_by: str
+    due: AwareDatetime
+    actor: str
+    comment: str = ""
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
 # Every event type defined above, by type (define new ones above this line).
 CATALOGUE: dict[str, type[EventData]] = {cls.TYPE: cls for cls in EventData.__subclasses__()}

@@ -6,7 +6,7 @@ from services.notify import domain, store
 from services.notify.models import Notice
 from shared.consumer import Subscription
 from shared.events import (
-    Envelope, TaskApproaching, TaskAssigned, TaskOverdue, TaskReminded, TaskStagnant,
+    Envelope, TaskApproaching, TaskAssigned, TaskDispatched, TaskOverdue, TaskReminded, TaskStagnant,
 )
 from shared.events import TaskReportMissed
 
@@ -56,11 +56,17 @@ async def on_report_missed(event: TaskReportMissed, env: Envelope, session: Asyn
     store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
 
 
+async def on_task_dispatched(event: TaskDispatched, env: Envelope, session: AsyncSession) -> None:
+    message = domain.assigned_message(event.title, event.due)
+    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
+
+
 SUBSCRIPTIONS = [
     Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned}),
     Subscription.to("tracking", {TaskOverdue.TYPE: on_task_overdue,
                                  TaskReportMissed.TYPE: on_report_missed,
                                  TaskReminded.TYPE: on_task_reminded,
                                  TaskApproaching.TYPE: on_task_approaching,
-                                 TaskStagnant.TYPE: on_task_stagnant}),
+                                 TaskStagnant.TYPE: on_task_stagnant,
+                                 TaskDispatched.TYPE: on_task_dispatched}),
 ]

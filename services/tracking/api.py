@@ -8,11 +8,11 @@ from services.tracking.lifecycle import (
     CLOCK_RUNNING_STATUSES, Action, HistoryEntry, Status, TransitionRefused, allowed_actions, record,
 )
 from services.tracking.models import (
-    ActionRequest, ExtensionDecision, ExtensionPublic, ExtensionRequest, HistoryPublic,
-    ReviewRequest, TaskPublic, TrackedTask,
+    ActionRequest, DispatchRequest, ExtensionDecision, ExtensionPublic, ExtensionRequest,
+    HistoryPublic, ReviewRequest, SubTaskPublic, TaskPublic, TrackedTask,
 )
 from shared.events import (
-    TaskExtensionDecided, TaskExtensionRequested, TaskReminded, TaskStatusChanged,
+    TaskDispatched, TaskExtensionDecided, TaskExtensionRequested, TaskReminded, TaskStatusChanged,
 )
 from shared.service import Runtime, runtime_of
 
@@ -23,6 +23,7 @@ async def task_view(runtime: Runtime, session, task: TrackedTask) -> TaskPublic:
     now = runtime.clock.now()
     calendar = await store.calendar(session)
     history = await store.history(session, task.id)
+    children = await store.sub_tasks(session, task.id)
     suspended_from = Status(task.suspended_from) if task.suspended_from else None
     return TaskPublic(
         **task.model_dump(),
@@ -32,6 +33,8 @@ async def task_view(runtime: Runtime, session, task: TrackedTask) -> TaskPublic:
         allowed_actions=[a.value for a in allowed_actions(task.status, suspended_from=suspended_from)],
         extension=ExtensionPublic(new_due=task.extension_due, reason=task.extension_reason or "")
         if task.extension_due else None,
+        sub_tasks=[SubTaskPublic.model_validate(t, from_attributes=True) for t in children],
+        sub_progress=domain.sub_progress([t.status for t in children]),
         history=[HistoryPublic.model_validate(h, from_attributes=True) for h in history],
     )
 
@@ -190,3 +193,49 @@ async def urge(task_id: str, body: ActionRequest, runtime: Runtime = Depends(run
             actor=body.actor, comment=body.comment,
         ))
         return await task_view(runtime, session, task)
+
+
+@router.post("/tasks/{task_id}/dispatch", response_model=TaskPublic, status_code=201,
+             responses={404: {"description": "no such task"},
+                        409: {"description": "the task cannot be re-dispatched now"},
+                        422: {"description": "a unit is not below the task's unit, or a bad deadline"}})
+async def dispatch(task_id: str, body: DispatchRequest, runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
+    """The unit hands parts of its task to its own sub-units; the task's progress follows theirs."""
+    now = runtime.clock.now()
+    async with runtime.unit_of_work() as session:
+        parent = await _locked(session, task_id)
+        dues = [s.due or parent.due for s in body.sub_tasks]
+        below = await store.units_below(session, parent.tenant, parent.lead_unit)
+        try:
+            domain.check_dispatch(status=parent.status, parent_due=parent.due, units_below=below,
+                                  sub_units=[s.unit for s in body.sub_tasks], dues=dues, now=now)
+        except domain.DispatchRefused as refused:
+            code = 409 if Status(parent.status) not in (Status.SIGNED, Status.IN_PROGRESS) else 422
+            raise HTTPException(code, str(refused)) from None
+        calendar = await store.calendar(session)
+        for spec, due in zip(body.sub_tasks, dues, strict=True):
+            child = _sub_task(parent, spec, due, now, calendar)
+            await store.add_task(session, child)
+            runtime.emit(session, TaskDispatched(
+                task_id=child.id, parent_task_id=parent.id, item_id=parent.item_id, title=child.title,
+                lead_unit=child.lead_unit, dispatched_by=parent.lead_unit, due=due, actor=body.actor,
+                comment=body.comment,
+            ))
+        _note(session, parent, "dispatch", body.model_copy(
+            update={"comment": body.comment or ", ".join(s.unit for s in body.sub_tasks)}), now)
+        return await task_view(runtime, session, parent)
+
+
+def _sub_task(parent: TrackedTask, spec, due, now, calendar) -> TrackedTask:
+    child = TrackedTask(**{
+        **parent.model_dump(exclude={"id", "status", "suspended_from", "returns", "reverifications",
+                                     "overdue_at", "extension_due", "extension_reason",
+                                     "approaching_for", "stagnant_flagged"}),
+        "id": domain.new_task_id(), "parent_task_id": parent.id, "lead_unit": spec.unit,
+        "co_units": [], "title": spec.title or parent.title, "due": due, "due_working_days": None,
+        "assigned_at": now, "last_activity_at": now,
+    })
+    child.next_reminder_at = domain.next_reminder_for(child, after=now, calendar=calendar)
+    child.yellow_at = domain.yellow_at(assigned_at=now, due=due, calendar=calendar)
+    child.stagnant_at = domain.stagnant_at(last_activity=now, calendar=calendar)
+    return child

@@ -10,7 +10,9 @@ from services.tracking.alerts import (
     Light, WarningPolicy, WorkingDays, is_stagnant, light, next_reminder, reminder_key,
 )
 from services.tracking.config import load_policy
-from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, OPEN_STATUSES, Action, Status
+from services.tracking.lifecycle import (
+    CLOCK_RUNNING_STATUSES, CLOSED_STATUSES, OPEN_STATUSES, Action, Status,
+)
 from services.tracking.workdays import TZ, WorkCalendar, YearCalendar
 
 DEFAULT_POLICY = load_policy()
@@ -185,3 +187,31 @@ def mark_activity(task, *, now: datetime, calendar: WorkCalendar) -> None:
     task.last_activity_at = now
     task.stagnant_at = stagnant_at(last_activity=now, calendar=calendar)
     task.stagnant_flagged = False
+
+
+class DispatchRefused(Exception):
+    """A re-dispatch the task or the org tree does not allow; the text says why."""
+
+
+def check_dispatch(*, status: str, parent_due: datetime, units_below: set[str], sub_units: list[str],
+                   dues: list[datetime], now: datetime) -> None:
+    """A unit hands parts of its task to its own sub-units, due no later than its own deadline."""
+    if Status(status) not in (Status.SIGNED, Status.IN_PROGRESS):
+        raise DispatchRefused(f"a task that is {status} cannot be re-dispatched: sign for it first")
+    if len(set(sub_units)) != len(sub_units):
+        raise DispatchRefused("each sub-unit may appear once")
+    if strangers := [u for u in sub_units if u not in units_below]:
+        raise DispatchRefused(f"not sub-units of the task's unit: {', '.join(strangers)}")
+    if late := [d for d in dues if d > parent_due]:
+        raise DispatchRefused(f"a sub-task cannot be due after the task ({parent_due.isoformat()}): "
+                              f"{late[0].isoformat()}")
+    if [d for d in dues if d <= now]:
+        raise DispatchRefused("a sub-task's deadline must be after now")
+
+
+def sub_progress(statuses: list[str]) -> dict[str, int]:
+    return {"closed": sum(Status(s) in CLOSED_STATUSES for s in statuses), "total": len(statuses)}
+
+
+def new_task_id() -> str:
+    return uuid.uuid4().hex

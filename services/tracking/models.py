@@ -33,6 +33,8 @@ class TrackedTask(TrackingBase, table=True):
     id: str = Field(primary_key=True, max_length=32)
     tenant: str = Field(max_length=64)
     item_id: str = Field(index=True, max_length=32)
+    # Set on a sub-task: a unit re-dispatched its task to one of its own sub-units.
+    parent_task_id: str | None = Field(default=None, index=True, max_length=32)
     item_number: str = Field(default="", max_length=32)
     title: str = Field(max_length=500)
     lead_unit: str = Field(index=True, max_length=64)
@@ -121,6 +123,24 @@ class ExtensionPublic(BaseModel):
     reason: str
 
 
+class SubTaskIn(BaseModel):
+    unit: str = PydanticField(min_length=1, max_length=64)
+    title: str | None = PydanticField(default=None, min_length=1, max_length=500)
+    due: AwareDatetime | None = None  # the parent's deadline when left out
+
+
+class DispatchRequest(ActionRequest):
+    sub_tasks: list[SubTaskIn] = PydanticField(min_length=1, max_length=200)
+
+
+class SubTaskPublic(BaseModel):
+    id: str
+    lead_unit: str
+    title: str
+    due: datetime
+    status: str
+
+
 class HistoryPublic(BaseModel):
     at: datetime
     actor: str
@@ -158,6 +178,9 @@ class TaskPublic(BaseModel):
     allowed_actions: list[str]
     extension: ExtensionPublic | None
     next_reminder_at: datetime | None
+    parent_task_id: str | None
+    sub_tasks: list["SubTaskPublic"]
+    sub_progress: dict[str, int]  # {"closed": n, "total": m}: the parent's progress from them
     assigned_at: datetime
     history: list[HistoryPublic]
 

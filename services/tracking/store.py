@@ -161,6 +161,11 @@ async def upsert_unit(session: AsyncSession, unit: OrgUnitCopy) -> None:
 
 def subtree_ids(tenant: str, unit: str):
     """The ids of ``unit`` and every unit below it (a range scan of the path index)."""
+    return below_ids(tenant, unit).union(select(literal(unit)))
+
+
+def below_ids(tenant: str, unit: str):
+    """The ids of every unit below ``unit``, and the unit itself if tracking knows it."""
     path = select(OrgUnitCopy.path).where(OrgUnitCopy.tenant == tenant, OrgUnitCopy.id == unit)
     below = (
         select(OrgUnitCopy.id)
@@ -170,7 +175,7 @@ def subtree_ids(tenant: str, unit: str):
         .where(col(OrgUnitCopy.path) < func.substr(path.scalar_subquery(), 1,
                                                    func.length(path.scalar_subquery()) - 1).op("||")("0"))
     )
-    return below.union(select(literal(unit)))
+    return below
 
 
 def ledger_query(tenant: str, f: LedgerFilter, now: datetime):
@@ -375,3 +380,18 @@ async def flag_missed_report(session: AsyncSession, task_id: str, period_key: st
     )
     result = await session.exec(stmt.returning(MissedReport.__table__.c.task_id))
     return result.first() is not None
+
+
+# ---- re-dispatch to sub-units ------------------------------------------------------------------
+
+
+async def units_below(session: AsyncSession, tenant: str, unit: str) -> set[str]:
+    """Every unit under ``unit`` in tracking's copy of the org tree (not the unit itself)."""
+    return set((await session.exec(below_ids(tenant, unit))).all()) - {unit}
+
+
+async def sub_tasks(session: AsyncSession, parent_id: str) -> list[TrackedTask]:
+    result = await session.exec(
+        select(TrackedTask).where(TrackedTask.parent_task_id == parent_id).order_by(col(TrackedTask.due))
+    )
+    return list(result.all())

@@ -67,3 +67,32 @@ def test_a_deadline_in_working_days_is_counted_on_the_calendar_and_flags_missing
     given = datetime(2026, 12, 1, tzinfo=UTC)
     assert domain.resolve_due(due=given, working_days=None, assigned_at=start,
                               calendar=builtin_calendar()) == (given, False)
+
+
+def dispatch(**overrides):
+    args = {"status": "in_progress", "parent_due": DUE, "units_below": {"U-1a", "U-1b"},
+            "sub_units": ["U-1a"], "dues": [DUE], "now": NOW, **overrides}
+    domain.check_dispatch(**args)
+
+
+def test_a_unit_may_dispatch_to_its_own_sub_units_by_its_own_deadline():
+    dispatch()
+    dispatch(status="signed", sub_units=["U-1a", "U-1b"], dues=[DUE, DUE - timedelta(days=1)])
+
+
+@pytest.mark.parametrize("overrides,reason", [
+    ({"status": "assigned"}, "sign for it first"),
+    ({"status": "submitted"}, "cannot be re-dispatched"),
+    ({"sub_units": ["U-2"]}, "not sub-units of the task's unit: U-2"),
+    ({"sub_units": ["U-1a", "U-1a"], "dues": [DUE, DUE]}, "once"),
+    ({"dues": [DUE + timedelta(hours=1)]}, "cannot be due after the task"),
+    ({"dues": [NOW]}, "after now"),
+])
+def test_dispatches_the_task_or_the_tree_does_not_allow_are_refused(overrides, reason):
+    with pytest.raises(domain.DispatchRefused, match=reason):
+        dispatch(**overrides)
+
+
+def test_the_parents_progress_counts_closed_sub_tasks():
+    assert domain.sub_progress(["accepted", "in_progress", "cancelled"]) == {"closed": 2, "total": 3}
+    assert domain.sub_progress([]) == {"closed": 0, "total": 0}
