@@ -3,12 +3,13 @@
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify import domain, store
-from services.notify.models import Notice
+from services.notify.models import Notice, OrgUnitCopy
 from shared.consumer import Subscription
 from shared.events import (
-    Envelope, TaskApproaching, TaskAssigned, TaskDispatched, TaskOverdue, TaskReminded, TaskStagnant,
+    Envelope, OrgUnitChanged, TaskApproaching, TaskAssigned, TaskDispatched, TaskOverdue, TaskReminded,
+    TaskReportMissed, TaskStagnant,
 )
-from shared.events import TaskReportMissed
+from shared.org_copy import copy_handler
 
 
 def _notice(env: Envelope, recipient: str, task_id: str, message: domain.Message) -> Notice:
@@ -62,7 +63,8 @@ async def on_task_dispatched(event: TaskDispatched, env: Envelope, session: Asyn
 
 
 SUBSCRIPTIONS = [
-    Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned}),
+    Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned,
+                               OrgUnitChanged.TYPE: copy_handler(OrgUnitCopy)}),
     Subscription.to("tracking", {TaskOverdue.TYPE: on_task_overdue,
                                  TaskReportMissed.TYPE: on_report_missed,
                                  TaskReminded.TYPE: on_task_reminded,

@@ -8,6 +8,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
+from shared.org_copy import OrgUnitFields, path_index
 
 
 class NotifyBase(SQLModel, registry=registry()):
@@ -41,3 +42,10 @@ class NoticePublic(BaseModel):
     cause_event_id: str
     created_at: datetime
     read: bool
+
+
+class OrgUnitCopy(OrgUnitFields, NotifyBase, table=True):
+    """notify's copy of intake's org tree (for recipients)."""
+
+    __tablename__ = "org_unit_copy"
+    __table_args__ = (path_index("org_unit_copy"),)

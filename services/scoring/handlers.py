@@ -3,9 +3,10 @@
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.scoring import domain, store
-from services.scoring.models import LedgerEntry
+from services.scoring.models import LedgerEntry, OrgUnitCopy
 from shared.consumer import Subscription
-from shared.events import Envelope, TaskAssigned, TaskOverdue
+from shared.events import Envelope, OrgUnitChanged, TaskAssigned, TaskOverdue
+from shared.org_copy import copy_handler
 
 
 async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSession) -> None:
@@ -31,6 +32,7 @@ async def on_task_overdue(event: TaskOverdue, env: Envelope, session: AsyncSessi
 
 
 SUBSCRIPTIONS = [
-    Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned}),
+    Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned,
+                               OrgUnitChanged.TYPE: copy_handler(OrgUnitCopy)}),
     Subscription.to("tracking", {TaskOverdue.TYPE: on_task_overdue}),
 ]

@@ -8,6 +8,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
+from shared.org_copy import OrgUnitFields, path_index
 
 
 class ScoringBase(SQLModel, registry=registry()):
@@ -54,3 +55,10 @@ class ScorePublic(BaseModel):
     overdue: int
     total: int
     entries: list[EntryPublic]
+
+
+class OrgUnitCopy(OrgUnitFields, ScoringBase, table=True):
+    """scoring's copy of intake's org tree (for rankings within a parent unit)."""
+
+    __tablename__ = "org_unit_copy"
+    __table_args__ = (path_index("org_unit_copy"),)

@@ -166,11 +166,6 @@ def ledger_light(*, status: str, due: datetime, yellow: datetime | None, extensi
     return Light.YELLOW if yellow is not None and now >= yellow else Light.GREEN
 
 
-def unit_path(path_ids: list[str]) -> str:
-    """intake's materialised path: "/U-1/U-7/"."""
-    return "/" + "".join(f"{unit}/" for unit in path_ids)
-
-
 def stagnant_at(*, last_activity: datetime, calendar: WorkCalendar,
                 policy: WarningPolicy = DEFAULT_POLICY) -> datetime:
     """When a task left alone since ``last_activity`` turns stagnant: the start of the N-th working

@@ -5,6 +5,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.tracking import domain, store
 from services.tracking.models import OrgUnitCopy, TrackedTask
 from shared.consumer import Subscription
+from shared.org_copy import copy_handler
 from shared.events import Envelope, OrgUnitChanged, TaskAssigned
 
 
@@ -40,15 +41,7 @@ async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSes
     await store.add_task(session, task)
 
 
-async def on_org_unit_changed(event: OrgUnitChanged, env: Envelope, session: AsyncSession) -> None:
-    """Each event carries the unit's whole state: the copy is an upsert."""
-    await store.upsert_unit(session, OrgUnitCopy(
-        tenant=env.tenant, id=event.unit_id, name=event.name, parent_id=event.parent_id,
-        active=event.active, path=domain.unit_path(event.path),
-    ))
-
-
 SUBSCRIPTIONS = [
     Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned,
-                               OrgUnitChanged.TYPE: on_org_unit_changed}),
+                               OrgUnitChanged.TYPE: copy_handler(OrgUnitCopy)}),
 ]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
+from shared.org_copy import OrgUnitFields, path_index
 
 
 class TrackingBase(SQLModel, registry=registry()):
@@ -209,19 +210,11 @@ class CalendarYearSummary(BaseModel):
     updated_by: str | None = None
 
 
-class OrgUnitCopy(TrackingBase, table=True):
-    """tracking's copy of intake's org tree, from org_unit.changed events (for the ledger)."""
+class OrgUnitCopy(OrgUnitFields, TrackingBase, table=True):
+    """tracking's copy of intake's org tree (for the ledger's unit filter and re-dispatch)."""
 
     __tablename__ = "org_unit_copy"
-    __table_args__ = (Index("ix_org_unit_copy_path", "tenant", "path"),)
-
-    tenant: str = Field(primary_key=True, max_length=64)
-    id: str = Field(primary_key=True, max_length=64)
-    name: str = Field(max_length=200)
-    parent_id: str | None = Field(default=None, max_length=64)
-    active: bool = True
-    path: str = Field(sa_column=Column(Text().with_variant(Text(collation="C"), "postgresql"),
-                                       nullable=False))  # "/U-1/U-7/", as in intake
+    __table_args__ = (path_index("org_unit_copy"),)
 
 
 @dataclass(frozen=True)

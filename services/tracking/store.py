@@ -3,8 +3,7 @@
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import and_, func, literal, or_, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, func, or_, text, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,6 +14,7 @@ from services.tracking.models import (
     TaskHistory, TrackedTask,
 )
 from services.tracking.workdays import WorkCalendar, YearCalendar, builtin_calendar
+from shared import org_copy
 from shared.db import insert_ignoring_duplicates
 
 _CALENDAR_LOCK = 0x4475_6261_6E43_616C  # a PostgreSQL advisory lock key ("DubanCal")
@@ -148,34 +148,12 @@ async def open_working_day_tasks(session: AsyncSession) -> list[TrackedTask]:
 # ---- the org copy and the ledger ----------------------------------------------------------------
 
 
-async def upsert_unit(session: AsyncSession, unit: OrgUnitCopy) -> None:
-    table = OrgUnitCopy.__table__
-    values = unit.model_dump()
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values)
-    await session.exec(stmt.on_conflict_do_update(
-        index_elements=["tenant", "id"],
-        set_={k: stmt.excluded[k] for k in ("name", "parent_id", "active", "path")},
-    ))
-
-
 def subtree_ids(tenant: str, unit: str):
-    """The ids of ``unit`` and every unit below it (a range scan of the path index)."""
-    return below_ids(tenant, unit).union(select(literal(unit)))
+    return org_copy.subtree_ids(OrgUnitCopy, tenant, unit)
 
 
 def below_ids(tenant: str, unit: str):
-    """The ids of every unit below ``unit``, and the unit itself if tracking knows it."""
-    path = select(OrgUnitCopy.path).where(OrgUnitCopy.tenant == tenant, OrgUnitCopy.id == unit)
-    below = (
-        select(OrgUnitCopy.id)
-        .where(OrgUnitCopy.tenant == tenant)
-        .where(col(OrgUnitCopy.path) >= path.scalar_subquery())
-        # "/U-1/" … "/U-10": every path below, and no sibling such as "/U-10/"
-        .where(col(OrgUnitCopy.path) < func.substr(path.scalar_subquery(), 1,
-                                                   func.length(path.scalar_subquery()) - 1).op("||")("0"))
-    )
-    return below
+    return org_copy.below_ids(OrgUnitCopy, tenant, unit)
 
 
 def ledger_query(tenant: str, f: LedgerFilter, now: datetime):

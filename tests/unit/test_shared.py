@@ -102,3 +102,13 @@ def test_service_settings_defaults_and_overrides(monkeypatch, tmp_path):
     assert (tracking.port, tracking.database_url) == (9102, "postgresql://db/tracking")
     with pytest.raises(ValueError, match="unknown service"):
         ServiceSettings.load("billing", common)
+
+
+def test_every_consuming_service_keeps_a_copy_of_the_org_tree():
+    from services.notify.handlers import SUBSCRIPTIONS as NOTIFY
+    from services.scoring.handlers import SUBSCRIPTIONS as SCORING
+    from services.tracking.handlers import SUBSCRIPTIONS as TRACKING
+    from shared.events import OrgUnitChanged
+
+    for subscriptions in (TRACKING, SCORING, NOTIFY):
+        assert OrgUnitChanged.TYPE in {t for s in subscriptions for t in s.handlers}
