@@ -377,5 +377,40 @@ class TaskDispatched(EventData):
         return self.task_id
 
 
+class TaskMilestoneReached(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.milestone_reached.v1"
+    SUMMARY: ClassVar[str] = "A unit reached one of its task's milestones (时间节点)."
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    position: int
+    milestone: str
+    due: AwareDatetime
+    at: AwareDatetime
+    actor: str
+    comment: str = ""
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
+class TaskMilestoneMissed(EventData):
+    TYPE: ClassVar[str] = "duban.tracking.task.milestone_missed.v1"
+    SUMMARY: ClassVar[str] = "A milestone's date passed before the unit reached it (once per milestone)."
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+    position: int
+    milestone: str
+    due: AwareDatetime
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
 # Every event type defined above, by type (define new ones above this line).
 CATALOGUE: dict[str, type[EventData]] = {cls.TYPE: cls for cls in EventData.__subclasses__()}

@@ -61,6 +61,14 @@ def stagnant_message(task_title: str, idle_working_days: int) -> Message:
     )
 
 
+def milestone_missed_message(task_title: str, milestone: str, due: datetime) -> Message:
+    return Message(
+        kind="milestone_missed",
+        title=f"节点预警：{task_title}",
+        body=f"督办事项「{task_title}」的时间节点「{milestone}」（{_local(due)}）未按期完成，请抓紧推进。",
+    )
+
+
 def assignment_recipients(lead_unit: str, co_units: list[str]) -> list[str]:
     """The lead unit and every co-unit, each once."""
     return list(dict.fromkeys([lead_unit, *co_units]))

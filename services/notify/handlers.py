@@ -7,7 +7,7 @@ from services.notify.models import Notice, OrgUnitCopy
 from shared.consumer import Subscription
 from shared.events import (
     Envelope, OrgUnitChanged, TaskApproaching, TaskAssigned, TaskDispatched, TaskOverdue, TaskReminded,
-    TaskReportMissed, TaskStagnant,
+    TaskMilestoneMissed, TaskReportMissed, TaskStagnant,
 )
 from shared.org_copy import copy_handler
 
@@ -62,6 +62,11 @@ async def on_task_dispatched(event: TaskDispatched, env: Envelope, session: Asyn
     store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
 
 
+async def on_milestone_missed(event: TaskMilestoneMissed, env: Envelope, session: AsyncSession) -> None:
+    message = domain.milestone_missed_message(event.title, event.milestone, event.due)
+    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
+
+
 SUBSCRIPTIONS = [
     Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned,
                                OrgUnitChanged.TYPE: copy_handler(OrgUnitCopy)}),
@@ -70,5 +75,6 @@ SUBSCRIPTIONS = [
                                  TaskReminded.TYPE: on_task_reminded,
                                  TaskApproaching.TYPE: on_task_approaching,
                                  TaskStagnant.TYPE: on_task_stagnant,
-                                 TaskDispatched.TYPE: on_task_dispatched}),
+                                 TaskDispatched.TYPE: on_task_dispatched,
+                                 TaskMilestoneMissed.TYPE: on_milestone_missed}),
 ]

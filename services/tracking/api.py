@@ -9,10 +9,11 @@ from services.tracking.lifecycle import (
 )
 from services.tracking.models import (
     ActionRequest, DispatchRequest, ExtensionDecision, ExtensionPublic, ExtensionRequest,
-    HistoryPublic, ReviewRequest, SubTaskPublic, TaskPublic, TrackedTask,
+    HistoryPublic, MilestonePublic, ReviewRequest, SubTaskPublic, TaskPublic, TrackedTask,
 )
 from shared.events import (
-    TaskDispatched, TaskExtensionDecided, TaskExtensionRequested, TaskReminded, TaskStatusChanged,
+    TaskDispatched, TaskExtensionDecided, TaskExtensionRequested, TaskMilestoneReached, TaskReminded,
+    TaskStatusChanged,
 )
 from shared.service import Runtime, runtime_of
 
@@ -24,6 +25,7 @@ async def task_view(runtime: Runtime, session, task: TrackedTask) -> TaskPublic:
     calendar = await store.calendar(session)
     history = await store.history(session, task.id)
     children = await store.sub_tasks(session, task.id)
+    milestones = await store.milestones(session, task.id)
     suspended_from = Status(task.suspended_from) if task.suspended_from else None
     return TaskPublic(
         **task.model_dump(),
@@ -33,6 +35,7 @@ async def task_view(runtime: Runtime, session, task: TrackedTask) -> TaskPublic:
         allowed_actions=[a.value for a in allowed_actions(task.status, suspended_from=suspended_from)],
         extension=ExtensionPublic(new_due=task.extension_due, reason=task.extension_reason or "")
         if task.extension_due else None,
+        milestones=[MilestonePublic(**m.model_dump(), missed=m.missed_at is not None) for m in milestones],
         sub_tasks=[SubTaskPublic.model_validate(t, from_attributes=True) for t in children],
         sub_progress=domain.sub_progress([t.status for t in children]),
         history=[HistoryPublic.model_validate(h, from_attributes=True) for h in history],
@@ -239,3 +242,30 @@ def _sub_task(parent: TrackedTask, spec, due, now, calendar) -> TrackedTask:
     child.yellow_at = domain.yellow_at(assigned_at=now, due=due, calendar=calendar)
     child.stagnant_at = domain.stagnant_at(last_activity=now, calendar=calendar)
     return child
+
+
+@router.post("/tasks/{task_id}/milestones/{position}/reach", response_model=TaskPublic,
+             responses={404: {"description": "no such task or milestone"},
+                        409: {"description": "already reached, or the task is not open"}})
+async def reach_milestone(task_id: str, position: int, body: ActionRequest | None = None,
+                          runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
+    """The unit reports a milestone (时间节点) reached."""
+    body, now = body or ActionRequest(), runtime.clock.now()
+    async with runtime.unit_of_work() as session:
+        task = await _locked(session, task_id)
+        milestone = next((m for m in await store.milestones(session, task_id) if m.position == position), None)
+        if milestone is None:
+            raise HTTPException(404, f"task {task_id} has no milestone {position}")
+        if Status(task.status) not in CLOCK_RUNNING_STATUSES:
+            raise HTTPException(409, f"the task is {task.status}")
+        if not await store.reach_milestone(session, task_id, position, now):
+            raise HTTPException(409, f"milestone {position} was reached already")
+        await _reschedule(session, task, now, activity=True)
+        _note(session, task, "milestone_reached", body.model_copy(
+            update={"comment": body.comment or milestone.title}), now)
+        runtime.emit(session, TaskMilestoneReached(
+            task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
+            position=position, milestone=milestone.title, due=milestone.due, at=now, actor=body.actor,
+            comment=body.comment,
+        ))
+        return await task_view(runtime, session, task)

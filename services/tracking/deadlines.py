@@ -10,7 +10,9 @@ import logging
 from services.tracking import domain, store
 from services.tracking.lifecycle import HistoryEntry
 from services.tracking.report_watch import flag_missed
-from shared.events import TaskApproaching, TaskOverdue, TaskReminded, TaskStagnant
+from shared.events import (
+    TaskApproaching, TaskMilestoneMissed, TaskOverdue, TaskReminded, TaskStagnant,
+)
 from shared.service import Runtime, Worker
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,14 @@ class DeadlineWatch(Worker):
                 task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
                 due=task.due, last_activity_at=task.last_activity_at or task.assigned_at,
                 idle_working_days=domain.DEFAULT_POLICY.stagnant_after_working_days))
-        return max(len(approaching), len(stagnant))
+        missed = await store.claim_missed_milestones(session, now, self.batch)
+        tasks = {m.task_id: await store.get_task(session, m.task_id) for m in missed}
+        for milestone in missed:
+            task = tasks[milestone.task_id]
+            self.runtime.emit(session, TaskMilestoneMissed(
+                task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
+                position=milestone.position, milestone=milestone.title, due=milestone.due))
+        return max(len(approaching), len(stagnant), len(missed))
 
     async def _fire_reminders(self, session, now) -> int:
         """Each scheduled reminder fires once: the conditional move of ``next_reminder_at`` decides

@@ -3,7 +3,7 @@
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.tracking import domain, store
-from services.tracking.models import OrgUnitCopy, TrackedTask
+from services.tracking.models import OrgUnitCopy, TaskMilestone, TrackedTask
 from shared.consumer import Subscription
 from shared.org_copy import copy_handler
 from shared.events import Envelope, OrgUnitChanged, TaskAssigned
@@ -27,7 +27,6 @@ async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSes
         regime=event.regime,
         urgency=event.urgency,
         supervisor=event.supervisor,
-        milestones=[m.model_dump(mode="json") for m in event.milestones],
         reporting_cycle=event.reporting_cycle,
         report_due_day=event.report_due_day,
         due=due,
@@ -39,6 +38,10 @@ async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSes
     task.yellow_at = domain.yellow_at(assigned_at=task.assigned_at, due=due, calendar=calendar)
     task.stagnant_at = domain.stagnant_at(last_activity=env.time, calendar=calendar)
     await store.add_task(session, task)
+    await store.add_milestones(session, [
+        TaskMilestone(task_id=task.id, position=i, title=m.title, due=m.due)
+        for i, m in enumerate(event.milestones)
+    ])
 
 
 SUBSCRIPTIONS = [

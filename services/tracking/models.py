@@ -46,7 +46,6 @@ class TrackedTask(TrackingBase, table=True):
     regime: str = Field(default="", max_length=16)
     urgency: str = Field(default="", max_length=16)
     supervisor: str = Field(default="", max_length=128)
-    milestones: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reporting_cycle: str = Field(default="none", max_length=16)
     report_due_day: int = 2
     due: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
@@ -163,7 +162,7 @@ class TaskPublic(BaseModel):
     regime: str
     urgency: str
     supervisor: str
-    milestones: list[dict]
+    milestones: list["MilestonePublic"]
     reporting_cycle: str
     report_due_day: int
     due: datetime
@@ -359,3 +358,25 @@ class MissedReportPublic(BaseModel):
     period: str
     report_due: datetime
     flagged_at: datetime
+
+
+class TaskMilestone(TrackingBase, table=True):
+    """A 时间节点 of a task: reached by the unit, or flagged once as missed when its date passes."""
+
+    __tablename__ = "task_milestone"
+    __table_args__ = (Index("ix_task_milestone_pending", "missed_at", "reached_at", "due"),)
+
+    task_id: str = Field(primary_key=True, max_length=32)
+    position: int = Field(primary_key=True)
+    title: str = Field(max_length=500)
+    due: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    reached_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    missed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class MilestonePublic(BaseModel):
+    position: int
+    title: str
+    due: datetime
+    reached_at: datetime | None
+    missed: bool

@@ -11,7 +11,7 @@ from services.tracking import domain
 from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, OPEN_STATUSES, HistoryEntry
 from services.tracking.models import (
     CalendarYearRow, Evidence, LedgerFilter, MissedReport, OrgUnitCopy, ProgressReport, ReportWatch,
-    TaskHistory, TrackedTask,
+    TaskHistory, TaskMilestone, TrackedTask,
 )
 from services.tracking.workdays import WorkCalendar, YearCalendar, builtin_calendar
 from shared import org_copy
@@ -373,3 +373,53 @@ async def sub_tasks(session: AsyncSession, parent_id: str) -> list[TrackedTask]:
         select(TrackedTask).where(TrackedTask.parent_task_id == parent_id).order_by(col(TrackedTask.due))
     )
     return list(result.all())
+
+
+# ---- milestones ---------------------------------------------------------------------------------
+
+
+async def add_milestones(session: AsyncSession, milestones: list[TaskMilestone]) -> None:
+    if milestones:
+        table = TaskMilestone.__table__
+        await session.exec(insert_ignoring_duplicates(session, table), params=[m.model_dump() for m in milestones])
+
+
+async def milestones(session: AsyncSession, task_id: str) -> list[TaskMilestone]:
+    result = await session.exec(select(TaskMilestone).where(TaskMilestone.task_id == task_id)
+                                .order_by(col(TaskMilestone.position))
+                                .execution_options(populate_existing=True))  # after Core UPDATEs
+    return list(result.all())
+
+
+async def reach_milestone(session: AsyncSession, task_id: str, position: int, now: datetime) -> bool:
+    """Mark a milestone reached; False if there is no such milestone or it was reached already."""
+    result = await session.exec(
+        update(TaskMilestone)
+        .where(TaskMilestone.task_id == task_id, TaskMilestone.position == position)
+        .where(col(TaskMilestone.reached_at).is_(None))
+        .values(reached_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def claim_missed_milestones(session: AsyncSession, now: datetime, limit: int):
+    """Milestones whose date passed unreached on an open task, each claimed once."""
+    candidates = (
+        select(TaskMilestone.task_id, TaskMilestone.position)
+        .join(TrackedTask, TrackedTask.id == TaskMilestone.task_id)
+        .where(col(TaskMilestone.missed_at).is_(None), col(TaskMilestone.reached_at).is_(None))
+        .where(col(TaskMilestone.due) <= now)
+        .where(col(TrackedTask.status).in_(sorted(CLOCK_RUNNING_STATUSES)))
+        .limit(limit)
+    )
+    claimed = []
+    for task_id, position in (await session.exec(candidates)).all():
+        result = await session.exec(
+            update(TaskMilestone)
+            .where(TaskMilestone.task_id == task_id, TaskMilestone.position == position)
+            .where(col(TaskMilestone.missed_at).is_(None), col(TaskMilestone.reached_at).is_(None))
+            .values(missed_at=now)
+            .returning(*TaskMilestone.__table__.c)
+        )
+        claimed += [TaskMilestone.model_validate(dict(row._mapping)) for row in result]
+    return claimed
