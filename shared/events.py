@@ -63,6 +63,18 @@ def envelope(
     )
 
 
+class TaskEvent(EventData):
+    """An event about one task: its id, item, title and lead unit travel with every one."""
+
+    task_id: str
+    item_id: str
+    title: str
+    lead_unit: str
+
+    def entity_id(self) -> str:
+        return self.task_id
+
+
 # ---- intake ---------------------------------------------------------------------------------
 
 
@@ -94,14 +106,10 @@ class ItemRegistered(EventData):
         return self.item_id
 
 
-class TaskAssigned(EventData):
+class TaskAssigned(TaskEvent):
     TYPE: ClassVar[str] = "duban.intake.task.assigned.v1"
     SUMMARY: ClassVar[str] = "A task of an item was assigned (交办) to its lead unit with a deadline."
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     co_units: list[str] = []
     responsible_person: str = ""
     due: AwareDatetime | None = None  # None: tracking computes it from due_working_days
@@ -115,9 +123,6 @@ class TaskAssigned(EventData):
     regime: str = ""
     urgency: str = ""
     supervisor: str = ""
-
-    def entity_id(self) -> str:
-        return self.task_id
 
 
 
@@ -155,32 +160,21 @@ class ItemClosed(EventData):
 # ---- tracking -------------------------------------------------------------------------------
 
 
-class TaskOverdue(EventData):
+class TaskOverdue(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.overdue.v1"
     SUMMARY: ClassVar[str] = "A task's deadline passed without completion (emitted once per task)."
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     due: AwareDatetime
     overdue_at: AwareDatetime
 
-    def entity_id(self) -> str:
-        return self.task_id
 
-
-class TaskStatusChanged(EventData):
+class TaskStatusChanged(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.status_changed.v1"
     SUMMARY: ClassVar[str] = (
         "A task moved in its lifecycle (sign, progress, submit, accept, return, reverify, cancel, "
         "suspend, resume), with who did it and why."
     )
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     action: str
     from_status: str
     to_status: str
@@ -189,56 +183,35 @@ class TaskStatusChanged(EventData):
     at: AwareDatetime
     due: AwareDatetime
 
-    def entity_id(self) -> str:
-        return self.task_id
 
-
-class TaskExtensionRequested(EventData):
+class TaskExtensionRequested(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.extension_requested.v1"
     SUMMARY: ClassVar[str] = "A unit asked for more time (延期申请); the task's clock pauses."
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     due: AwareDatetime
     new_due: AwareDatetime
     reason: str
     actor: str
 
-    def entity_id(self) -> str:
-        return self.task_id
 
-
-class TaskExtensionDecided(EventData):
+class TaskExtensionDecided(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.extension_decided.v1"
     SUMMARY: ClassVar[str] = "The office granted or refused an extension; `due` is the deadline now."
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     granted: bool
     previous_due: AwareDatetime
     due: AwareDatetime
     actor: str
     comment: str = ""
 
-    def entity_id(self) -> str:
-        return self.task_id
 
-
-class TaskReminded(EventData):
+class TaskReminded(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.reminded.v1"
     SUMMARY: ClassVar[str] = (
         "A reminder (催办) for a task: automatic on the reminder schedule (once per scheduled time, "
         "whatever the number of replicas) or manual by the office."
     )
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     due: AwareDatetime
     kind: Literal["auto", "manual"]
     scheduled_at: AwareDatetime
@@ -246,27 +219,17 @@ class TaskReminded(EventData):
     actor: str = "system"
     comment: str = ""
 
-    def entity_id(self) -> str:
-        return self.task_id
 
-
-class TaskDeadlineChanged(EventData):
+class TaskDeadlineChanged(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.deadline_changed.v1"
     SUMMARY: ClassVar[str] = (
         "A task's deadline given in working days was counted again, e.g. on a newly loaded "
         "calendar year; `due` is the deadline now."
     )
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     previous_due: AwareDatetime
     due: AwareDatetime
     reason: str
-
-    def entity_id(self) -> str:
-        return self.task_id
 
 
 class CalendarChanged(EventData):
@@ -285,17 +248,13 @@ class CalendarChanged(EventData):
         return str(self.year)
 
 
-class TaskProgressReported(EventData):
+class TaskProgressReported(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.progress_reported.v1"
     SUMMARY: ClassVar[str] = (
         "A unit reported progress on a task for a period of its reporting cycle, with text and "
         "evidence files (by SHA-256); a co-unit's report is its part of the lead unit's."
     )
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     unit: str
     period: str | None  # None: the task has no reporting cycle
     text: str  # at most 2000 characters
@@ -303,58 +262,34 @@ class TaskProgressReported(EventData):
     at: AwareDatetime
     actor: str
 
-    def entity_id(self) -> str:
-        return self.task_id
 
-
-class TaskReportMissed(EventData):
+class TaskReportMissed(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.report_missed.v1"
     SUMMARY: ClassVar[str] = (
         "A period's progress report fell due without the lead unit's report (once per task and "
         "period, whatever the number of replicas)."
     )
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     period: str
     report_due: AwareDatetime
 
-    def entity_id(self) -> str:
-        return self.task_id
 
-
-class TaskApproaching(EventData):
+class TaskApproaching(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.approaching.v1"
     SUMMARY: ClassVar[str] = "A task's light turned yellow: its deadline is near (once per deadline)."
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     due: AwareDatetime
 
-    def entity_id(self) -> str:
-        return self.task_id
 
-
-class TaskStagnant(EventData):
+class TaskStagnant(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.stagnant.v1"
     SUMMARY: ClassVar[str] = (
         "A task had no report or change for the configured number of working days (once per spell)."
     )
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     due: AwareDatetime
     last_activity_at: AwareDatetime
     idle_working_days: int
-
-    def entity_id(self) -> str:
-        return self.task_id
 
 
 class TaskDispatched(EventData):
@@ -377,14 +312,10 @@ class TaskDispatched(EventData):
         return self.task_id
 
 
-class TaskMilestoneReached(EventData):
+class TaskMilestoneReached(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.milestone_reached.v1"
     SUMMARY: ClassVar[str] = "A unit reached one of its task's milestones (时间节点)."
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     position: int
     milestone: str
     due: AwareDatetime
@@ -392,25 +323,22 @@ class TaskMilestoneReached(EventData):
     actor: str
     comment: str = ""
 
-    def entity_id(self) -> str:
-        return self.task_id
 
-
-class TaskMilestoneMissed(EventData):
+class TaskMilestoneMissed(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.milestone_missed.v1"
     SUMMARY: ClassVar[str] = "A milestone's date passed before the unit reached it (once per milestone)."
 
-    task_id: str
-    item_id: str
-    title: str
-    lead_unit: str
     position: int
     milestone: str
     due: AwareDatetime
 
-    def entity_id(self) -> str:
-        return self.task_id
+
+def _event_types(base: type[EventData]):
+    for cls in base.__subclasses__():
+        if "TYPE" in cls.__dict__:
+            yield cls
+        yield from _event_types(cls)
 
 
 # Every event type defined above, by type (define new ones above this line).
-CATALOGUE: dict[str, type[EventData]] = {cls.TYPE: cls for cls in EventData.__subclasses__()}
+CATALOGUE: dict[str, type[EventData]] = {cls.TYPE: cls for cls in _event_types(EventData)}

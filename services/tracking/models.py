@@ -150,7 +150,9 @@ class HistoryPublic(BaseModel):
     comment: str
 
 
-class TaskPublic(BaseModel):
+class LedgerRow(BaseModel):
+    """A task as the ledger lists it."""
+
     id: str
     item_id: str
     item_number: str
@@ -162,16 +164,22 @@ class TaskPublic(BaseModel):
     regime: str
     urgency: str
     supervisor: str
+    due: datetime
+    status: str
+    light: str
+    overdue: bool
+    assigned_at: datetime
+
+
+class TaskPublic(LedgerRow):
+    """A task with everything tracking knows of it."""
+
     milestones: list["MilestonePublic"]
     reporting_cycle: str
     report_due_day: int
-    due: datetime
     due_working_days: int | None
     calendar_fallback: bool
-    status: str
-    overdue: bool
     overdue_at: datetime | None
-    light: str
     stagnant: bool
     returns: int
     reverifications: int
@@ -181,7 +189,6 @@ class TaskPublic(BaseModel):
     parent_task_id: str | None
     sub_tasks: list["SubTaskPublic"]
     sub_progress: dict[str, int]  # {"closed": n, "total": m}: the parent's progress from them
-    assigned_at: datetime
     history: list[HistoryPublic]
 
 
@@ -232,25 +239,6 @@ class LedgerFilter:
     due_to: datetime | None = None
     q: str | None = None
     descending: bool = False
-
-
-class LedgerRow(BaseModel):
-    id: str
-    item_id: str
-    item_number: str
-    title: str
-    lead_unit: str
-    co_units: list[str]
-    responsible_person: str
-    source_kind: str
-    regime: str
-    urgency: str
-    supervisor: str
-    due: datetime
-    status: str
-    light: str
-    overdue: bool
-    assigned_at: datetime
 
 
 class LedgerPage(BaseModel):

@@ -1,13 +1,14 @@
 """Small helpers shared by the end-to-end tests."""
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import nats
 
 from shared.clock import read_offset, write_offset
-from tests.support import ServiceStack, wait_until
+from tests.support import ServiceStack, stream_messages, wait_until
 
 
 def unit() -> str:
@@ -79,3 +80,18 @@ def simulated_now(stack: ServiceStack) -> datetime:
             await nc.close()
 
     return datetime.now(UTC) + asyncio.run(offset())
+
+
+def published(stack: ServiceStack, event_type: str, **match) -> list[dict]:
+    """The data of every ``event_type`` event on its producer's stream whose fields equal ``match``."""
+    stream = f"DUBAN_{event_type.split('.')[1].upper()}"
+
+    async def read() -> list[dict]:
+        nc = await nats.connect(stack.nats.url)
+        try:
+            messages = await stream_messages(nc.jetstream(), event_type, stream, limit=10_000)
+        finally:
+            await nc.close()
+        return [json.loads(m.data)["data"] for m in messages]
+
+    return [d for d in asyncio.run(read()) if all(d.get(k) == v for k, v in match.items())]

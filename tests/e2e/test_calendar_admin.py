@@ -1,16 +1,13 @@
 """Administrators load a year's calendar; open deadlines in working days move with it."""
 
-import asyncio
-import json
 import threading
 from datetime import datetime
 
-import nats
 import pytest
 
 from services.tracking.workdays import WorkCalendar, YearCalendar, builtin_calendar
-from tests.e2e.helpers import set_clock, unit, wait_for_task
-from tests.support import free_port, stream_messages, wait_until
+from tests.e2e.helpers import published, set_clock, unit, wait_for_task
+from tests.support import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 BEIJING = "+08:00"
@@ -37,15 +34,7 @@ def load(client, year: int, data: dict, actor: str = "admin") -> dict:
 
 
 def tracking_events(stack, event_type: str) -> list[dict]:
-    async def read() -> list[dict]:
-        nc = await nats.connect(stack.nats.url)
-        try:
-            messages = await stream_messages(nc.jetstream(), event_type, "DUBAN_TRACKING")
-        finally:
-            await nc.close()
-        return [json.loads(m.data)["data"] for m in messages]
-
-    return asyncio.run(read())
+    return published(stack, event_type)
 
 
 def test_loading_a_year_moves_the_open_deadlines_in_working_days_that_span_it(stack):

@@ -1,28 +1,17 @@
 """An item runs to 销号: every task accepted closes it off the ledger, once."""
 
-import asyncio
-import json
 import time
 
-import nats
 import pytest
 
-from tests.e2e.helpers import unit, wait_for_task
-from tests.support import stream_messages, wait_until
+from tests.e2e.helpers import published, unit, wait_for_task
+from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 def item_closed_events(stack, item_id: str) -> list[dict]:
-    async def read() -> list[dict]:
-        nc = await nats.connect(stack.nats.url)
-        try:
-            messages = await stream_messages(nc.jetstream(), "duban.intake.item.closed.v1", "DUBAN_INTAKE")
-        finally:
-            await nc.close()
-        return [d for d in (json.loads(m.data)["data"] for m in messages) if d["item_id"] == item_id]
-
-    return asyncio.run(read())
+    return published(stack, "duban.intake.item.closed.v1", item_id=item_id)
 
 
 def run_to_acceptance(stack, task_id: str, lead: str) -> None:

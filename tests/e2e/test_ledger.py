@@ -1,6 +1,6 @@
 """The ledger (台账): tracking's filtered, paged list of tasks, with the org tree from intake."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 

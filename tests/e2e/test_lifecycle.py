@@ -1,16 +1,14 @@
 """A task's lifecycle in tracking, through the real services and bus."""
 
-import asyncio
-import json
 from datetime import datetime, timedelta
 
-import nats
 import pytest
 
 from tests.e2e.helpers import (
+    published,
     advance_clock, inbox, register, score, simulated_now, task, unit, wait_for_task,
 )
-from tests.support import stream_messages, wait_until
+from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -20,17 +18,7 @@ def act(stack, task_id: str, action: str, **body):
 
 
 def status_events(stack, task_id: str) -> list[dict]:
-    async def read() -> list[dict]:
-        nc = await nats.connect(stack.nats.url)
-        try:
-            messages = await stream_messages(nc.jetstream(), "duban.tracking.task.status_changed.v1",
-                                             "DUBAN_TRACKING")
-        finally:
-            await nc.close()
-        events = [json.loads(m.data)["data"] for m in messages]
-        return [e for e in events if e["task_id"] == task_id]
-
-    return asyncio.run(read())
+    return published(stack, "duban.tracking.task.status_changed.v1", task_id=task_id)
 
 
 def test_hotline_case_returned_once_redone_and_accepted(stack):

@@ -1,30 +1,18 @@
 """Milestones (时间节点): reached by the unit, or flagged once when their date passes."""
 
-import asyncio
-import json
 import time
 from datetime import timedelta
 
-import nats
 import pytest
 
-from tests.e2e.helpers import advance_clock, inbox, simulated_now, unit, wait_for_task
-from tests.support import stream_messages, wait_until
+from tests.e2e.helpers import advance_clock, inbox, published, simulated_now, unit, wait_for_task
+from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 def missed_events(stack, task_id: str) -> list[dict]:
-    async def read() -> list[dict]:
-        nc = await nats.connect(stack.nats.url)
-        try:
-            messages = await stream_messages(nc.jetstream(), "duban.tracking.task.milestone_missed.v1",
-                                             "DUBAN_TRACKING")
-        finally:
-            await nc.close()
-        return [d for d in (json.loads(m.data)["data"] for m in messages) if d["task_id"] == task_id]
-
-    return asyncio.run(read())
+    return published(stack, "duban.tracking.task.milestone_missed.v1", task_id=task_id)
 
 
 def test_a_reached_milestone_is_kept_and_a_passed_one_is_flagged_once(stack):

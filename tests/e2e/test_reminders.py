@@ -1,34 +1,22 @@
 """Reminders (催办): on schedule, each exactly once with two tracking replicas, none lost when one
 is killed; and by hand from the office."""
 
-import asyncio
-import json
 import time
 from datetime import datetime, timedelta
 
-import nats
 import pytest
 
 from services.tracking.alerts import reminder_times
 from services.tracking.domain import DEFAULT_POLICY
 from services.tracking.workdays import builtin_calendar
-from tests.e2e.helpers import advance_clock, inbox, register, simulated_now, unit, wait_for_task
-from tests.support import free_port, stream_messages, wait_until
+from tests.e2e.helpers import advance_clock, inbox, published, register, simulated_now, unit, wait_for_task
+from tests.support import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 def reminders_on_the_bus(stack, task_id: str) -> list[dict]:
-    async def read() -> list[dict]:
-        nc = await nats.connect(stack.nats.url)
-        try:
-            messages = await stream_messages(nc.jetstream(), "duban.tracking.task.reminded.v1",
-                                             "DUBAN_TRACKING", limit=10_000)
-        finally:
-            await nc.close()
-        return [d for d in (json.loads(m.data)["data"] for m in messages) if d["task_id"] == task_id]
-
-    return asyncio.run(read())
+    return published(stack, "duban.tracking.task.reminded.v1", task_id=task_id)
 
 
 def test_two_replicas_fire_each_reminder_once_and_a_killed_one_loses_none(stack):

@@ -1,19 +1,16 @@
 """Progress reports with evidence files, and missed reports flagged once, through the real services."""
 
-import asyncio
 import hashlib
-import json
 import struct
 import time
 import zlib
 from datetime import datetime, timedelta
 
-import nats
 import pytest
 
 from services.tracking.reporting import period_of
-from tests.e2e.helpers import inbox, set_clock, simulated_now, unit, wait_for_task
-from tests.support import free_port, stream_messages, wait_until
+from tests.e2e.helpers import inbox, published, set_clock, simulated_now, unit, wait_for_task
+from tests.support import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -53,15 +50,7 @@ def report(stack, task_id: str, unit_id: str, text: str = "本月已完成排查
 
 
 def events(stack, event_type: str, task_id: str) -> list[dict]:
-    async def read() -> list[dict]:
-        nc = await nats.connect(stack.nats.url)
-        try:
-            messages = await stream_messages(nc.jetstream(), event_type, "DUBAN_TRACKING", limit=10_000)
-        finally:
-            await nc.close()
-        return [d for d in (json.loads(m.data)["data"] for m in messages) if d["task_id"] == task_id]
-
-    return asyncio.run(read())
+    return published(stack, event_type, task_id=task_id)
 
 
 def test_units_report_with_evidence_and_the_lead_consolidates_the_co_units_parts(stack):

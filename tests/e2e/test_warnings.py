@@ -1,30 +1,19 @@
 """Warnings that fire once: approaching (the light turns yellow) and stagnant (no report or move)."""
 
-import asyncio
-import json
 import time
 from datetime import datetime, timedelta
 
-import nats
 import pytest
 
-from tests.e2e.helpers import inbox, set_clock, task, unit, wait_for_task
-from tests.support import stream_messages, wait_until
+from tests.e2e.helpers import inbox, published, set_clock, task, unit, wait_for_task
+from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 MONDAY = datetime.fromisoformat("2026-11-23T09:00:00+08:00")
 
 
 def events(stack, kind: str, task_id: str) -> list[dict]:
-    async def read() -> list[dict]:
-        nc = await nats.connect(stack.nats.url)
-        try:
-            messages = await stream_messages(nc.jetstream(), f"duban.tracking.task.{kind}.v1", "DUBAN_TRACKING")
-        finally:
-            await nc.close()
-        return [d for d in (json.loads(m.data)["data"] for m in messages) if d["task_id"] == task_id]
-
-    return asyncio.run(read())
+    return published(stack, f"duban.tracking.task.{kind}.v1", task_id=task_id)
 
 
 def register(stack, lead: str, due: datetime) -> str:

@@ -1,6 +1,6 @@
 """Deadlines in working days, counted by tracking on the official calendar with 调休."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
