@@ -153,11 +153,6 @@ def assignment_events(item: Item, tasks: list[Task]) -> list[EventData]:
 PATH_SEP = "/"
 
 
-def encode_path(ids: list[str]) -> str:
-    """["U-1", "U-7"] → "/U-1/U-7/" (the stored form)."""
-    return PATH_SEP + "".join(f"{unit_id}{PATH_SEP}" for unit_id in ids)
-
-
 def decode_path(path: str) -> list[str]:
     return [unit_id for unit_id in path.split(PATH_SEP) if unit_id]
 

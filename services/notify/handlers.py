@@ -1,5 +1,8 @@
 """notify's bus subscriptions."""
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify import domain, store
@@ -31,50 +34,31 @@ async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSes
         store.add_notice(session, _notice(env, unit, event.task_id, message))
 
 
-async def on_task_overdue(event: TaskOverdue, env: Envelope, session: AsyncSession) -> None:
-    message = domain.overdue_message(event.title, event.due)
-    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
+def to_lead_unit(compose: Callable[[Any], domain.Message]):
+    """A handler that puts ``compose(event)`` in the inbox of the task's lead unit."""
+
+    async def handle(event: Any, env: Envelope, session: AsyncSession) -> None:
+        store.add_notice(session, _notice(env, event.lead_unit, event.task_id, compose(event)))
+
+    return handle
 
 
-async def on_task_reminded(event: TaskReminded, env: Envelope, session: AsyncSession) -> None:
-    message = domain.reminder_message(event.title, event.due, overdue=event.overdue,
-                                      comment=event.comment)
-    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
-
-
-async def on_task_approaching(event: TaskApproaching, env: Envelope, session: AsyncSession) -> None:
-    message = domain.approaching_message(event.title, event.due)
-    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
-
-
-async def on_task_stagnant(event: TaskStagnant, env: Envelope, session: AsyncSession) -> None:
-    message = domain.stagnant_message(event.title, event.idle_working_days)
-    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
-
-
-async def on_report_missed(event: TaskReportMissed, env: Envelope, session: AsyncSession) -> None:
-    message = domain.report_missed_message(event.title, event.period, event.report_due)
-    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
-
-
-async def on_task_dispatched(event: TaskDispatched, env: Envelope, session: AsyncSession) -> None:
-    message = domain.assigned_message(event.title, event.due)
-    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
-
-
-async def on_milestone_missed(event: TaskMilestoneMissed, env: Envelope, session: AsyncSession) -> None:
-    message = domain.milestone_missed_message(event.title, event.milestone, event.due)
-    store.add_notice(session, _notice(env, event.lead_unit, event.task_id, message))
+FROM_TRACKING = {
+    TaskOverdue.TYPE: to_lead_unit(lambda e: domain.overdue_message(e.title, e.due)),
+    TaskReminded.TYPE: to_lead_unit(
+        lambda e: domain.reminder_message(e.title, e.due, overdue=e.overdue, comment=e.comment)),
+    TaskApproaching.TYPE: to_lead_unit(lambda e: domain.approaching_message(e.title, e.due)),
+    TaskStagnant.TYPE: to_lead_unit(lambda e: domain.stagnant_message(e.title, e.idle_working_days)),
+    TaskReportMissed.TYPE: to_lead_unit(
+        lambda e: domain.report_missed_message(e.title, e.period, e.report_due)),
+    TaskDispatched.TYPE: to_lead_unit(lambda e: domain.assigned_message(e.title, e.due)),
+    TaskMilestoneMissed.TYPE: to_lead_unit(
+        lambda e: domain.milestone_missed_message(e.title, e.milestone, e.due)),
+}
 
 
 SUBSCRIPTIONS = [
     Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned,
                                OrgUnitChanged.TYPE: copy_handler(OrgUnitCopy)}),
-    Subscription.to("tracking", {TaskOverdue.TYPE: on_task_overdue,
-                                 TaskReportMissed.TYPE: on_report_missed,
-                                 TaskReminded.TYPE: on_task_reminded,
-                                 TaskApproaching.TYPE: on_task_approaching,
-                                 TaskStagnant.TYPE: on_task_stagnant,
-                                 TaskDispatched.TYPE: on_task_dispatched,
-                                 TaskMilestoneMissed.TYPE: on_milestone_missed}),
+    Subscription.to("tracking", FROM_TRACKING),
 ]

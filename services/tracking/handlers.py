@@ -10,8 +10,7 @@ from shared.events import Envelope, OrgUnitChanged, TaskAssigned
 
 
 async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSession) -> None:
-    await store.lock_calendar(session, exclusive=False)
-    calendar = await store.calendar(session)
+    calendar = await store.counting_calendar(session)
     due, fallback = domain.resolve_due(due=event.due, working_days=event.due_working_days,
                                        assigned_at=env.time, calendar=calendar)
     task = TrackedTask(

@@ -3,7 +3,6 @@
 Pure: no I/O and no clock; the caller passes the time of each action.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -150,16 +149,3 @@ def record(
     new = transition(status, action, suspended_from=suspended_from)
     entry = HistoryEntry(at, actor, Action(action).value, Status(status).value, new.value, comment)
     return new, entry
-
-
-def status_before_suspension(history: Iterable[HistoryEntry]) -> Status | None:
-    """The status the last suspension interrupted: what resume returns to."""
-    last = None
-    for entry in history:
-        if entry.action == Action.SUSPEND:
-            last = Status(entry.from_status)
-    return last
-
-
-def reverifications(history: Iterable[HistoryEntry]) -> int:
-    return sum(1 for entry in history if entry.action == Action.REVERIFY)

@@ -18,6 +18,7 @@ from shared import org_copy
 from shared.db import insert_ignoring_duplicates
 
 _CALENDAR_LOCK = 0x4475_6261_6E43_616C  # a PostgreSQL advisory lock key ("DubanCal")
+_COUNTING_CALENDAR = "duban.tracking.counting_calendar"
 
 
 async def add_task(session: AsyncSession, task: TrackedTask) -> None:
@@ -115,6 +116,15 @@ async def calendar(session: AsyncSession) -> WorkCalendar:
     return _effective(tuple((r.year, tuple(r.holidays), tuple(r.workdays)) for r in rows))
 
 
+async def counting_calendar(session: AsyncSession) -> WorkCalendar:
+    """The calendar new deadlines are counted with: read once per transaction (a consumer's whole
+    batch), under the shared lock that orders it against a calendar save."""
+    if (cached := session.info.get(_COUNTING_CALENDAR)) is None:
+        await lock_calendar(session, exclusive=False)
+        cached = session.info[_COUNTING_CALENDAR] = await calendar(session)
+    return cached
+
+
 @lru_cache(maxsize=8)
 def _effective(loaded: tuple[tuple[int, tuple[str, ...], tuple[str, ...]], ...]) -> WorkCalendar:
     years = [YearCalendar.parse(year, {"holidays": list(h), "workdays": list(w)})
@@ -124,6 +134,7 @@ def _effective(loaded: tuple[tuple[int, tuple[str, ...], tuple[str, ...]], ...])
 
 async def save_year(session: AsyncSession, cal: YearCalendar, *, at: datetime,
                     by: str) -> CalendarYearRow:
+    session.info.pop(_COUNTING_CALENDAR, None)
     row = await session.get(CalendarYearRow, cal.year) or CalendarYearRow(year=cal.year)
     row.holidays = sorted(d.isoformat() for d in cal.holidays)
     row.workdays = sorted(d.isoformat() for d in cal.workdays)
