@@ -1,4 +1,4 @@
-"""`duban`: up | run SERVICE | clock show|advance|reset | asyncapi."""
+"""`duban`: up | run SERVICE | clock show|advance|reset | token | nats-config | scoring replay | asyncapi."""
 
 import argparse
 import asyncio
@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from shared.auth import ROLES, mint
 from shared.settings import DEFAULT_NATS_PORT, SERVICES, Settings
 
 
@@ -44,6 +45,35 @@ def _parser() -> argparse.ArgumentParser:
     set_ = clock_sub.add_parser("set", help="jump to a moment, e.g. 2026-09-30T09:00+08:00 (demos, tests)")
     set_.add_argument("moment", type=_aware_datetime)
     set_.set_defaults(func=_clock_set)
+
+    token = sub.add_parser("token", help="print a dev token (the embedded issuer; not in production)")
+    token.add_argument("--tenant", default=None, help="default: DUBAN_TENANT (default)")
+    token.add_argument("--unit", help="the caller's unit (needed for unit_head, unit_handler)")
+    token.add_argument("--role", required=True, choices=ROLES)
+    token.add_argument("--subject", help="the person (default: <role>@<unit or tenant>)")
+    token.add_argument("--name", default="", help="the person's display name")
+    token.add_argument("--hours", type=float, default=12, help="validity (default 12)")
+    token.add_argument("--data-dir", type=Path)
+    token.set_defaults(func=_token)
+
+    nats_config = sub.add_parser(
+        "nats-config", help="print the nats-server users and permissions (deploy/nats/auth.conf)")
+    nats_config.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE instead")
+    nats_config.set_defaults(func=_nats_config)
+
+    scoring = sub.add_parser("scoring", help="scoring's maintenance: replay")
+    scoring_sub = scoring.add_subparsers(required=True, metavar="ACTION")
+    replay = scoring_sub.add_parser(
+        "replay", help="rebuild scoring's store from the streams into an empty database")
+    replay.add_argument("--into", required=True, metavar="DATABASE_URL",
+                        help="the empty database to rebuild into (sqlite:///… or postgresql://…)")
+    replay.add_argument("--nats", metavar="URL", help="NATS server (default: the running `duban up`)")
+    replay.add_argument("--data-dir", type=Path)
+    replay.add_argument("--compare-with", metavar="DATABASE_URL",
+                        help="then compare with this (live) scoring store; exit 1 on any difference")
+    replay.add_argument("--tenant", action="append", help="compare only this tenant (repeatable)")
+    replay.add_argument("--batch", type=int, default=5000, help="events per transaction (5000)")
+    replay.set_defaults(func=_scoring_replay)
 
     spec = sub.add_parser("asyncapi", help="print the event catalogue (AsyncAPI 3.0 JSON)")
     spec.add_argument("service", choices=SERVICES)
@@ -154,6 +184,64 @@ def _print_clock(offset: timedelta) -> None:
     local = now.astimezone(ZoneInfo("Asia/Shanghai"))
     print(f"offset   {offset}")
     print(f"now      {now.isoformat(timespec='seconds')}  ({local:%Y-%m-%d %H:%M} Asia/Shanghai)")
+
+
+def _token(args) -> int:
+    settings = Settings()
+    if settings.production or settings.auth_jwks_url:
+        print("duban: tokens come from the identity provider here (DUBAN_AUTH_JWKS_URL is set "
+              "or DUBAN_ENV=production)", file=sys.stderr)
+        return 2
+    if args.data_dir:
+        settings.data_dir = args.data_dir
+    try:
+        token = mint(settings, tenant=args.tenant or settings.tenant, role=args.role, unit=args.unit,
+                     subject=args.subject, name=args.name, ttl_s=int(args.hours * 3600))
+    except ValueError as exc:
+        print(f"duban: {exc}", file=sys.stderr)
+        return 2
+    print(f"# {args.role} of {args.tenant or settings.tenant}"
+          f"{' / ' + args.unit if args.unit else ''}; use as: Authorization: Bearer <token>",
+          file=sys.stderr)
+    print(token)
+    return 0
+
+
+def _scoring_replay(args) -> int:
+    from nats.errors import NoServersError
+
+    from services.scoring.replay import Progress, TargetNotEmpty, compare, display_url, replay
+
+    if args.batch < 1:
+        print("duban scoring replay: --batch must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(replay(_nats_url(args), args.into, batch=args.batch,
+                                    progress=lambda total: Progress(total, "replay")))
+    except TargetNotEmpty as exc:
+        print(f"duban scoring replay: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, NoServersError) as exc:
+        print(f"duban scoring replay: cannot reach NATS or the database: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary(), file=sys.stderr)
+    if not args.compare_with:
+        return 0
+    differences = asyncio.run(compare(args.compare_with, args.into, args.tenant))
+    for difference in differences:
+        print(difference)
+    if differences:
+        print(f"{len(differences)} difference(s) between {display_url(args.compare_with)} and the replay",
+              file=sys.stderr)
+        return 1
+    print(f"no differences from {display_url(args.compare_with)}", file=sys.stderr)
+    return 0
+
+
+def _nats_config(args) -> int:
+    from duban import nats_config
+
+    return nats_config.main(args)
 
 
 def _asyncapi(args) -> int:

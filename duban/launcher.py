@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from shared.auth import DEV_KEY_FILE, load_dev_key
 from shared.settings import DEFAULT_PORTS, SERVICES
 
 READY_TIMEOUT_S = 90
@@ -71,6 +72,8 @@ class Stack:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.env.get("DUBAN_AUTH_JWKS_URL"):
+            load_dev_key(self.data_dir / DEV_KEY_FILE)  # before the services race to make it
         if not self.nats_url:
             self._start_nats()
         for name in SERVICES:

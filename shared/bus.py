@@ -3,29 +3,46 @@
 import asyncio
 import logging
 
-from faststream.nats import NatsBroker
+from faststream.nats import NatsBroker, NatsUserPassword
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from shared.settings import Settings
+from shared.settings import ServiceSettings, Settings
 from shared.streams import StreamSpec
 
 log = logging.getLogger(__name__)
 
 
-def make_broker(settings: Settings, service: str, registry: CollectorRegistry = REGISTRY) -> NatsBroker:
+def inbox_prefix(user: str) -> str:
+    """The reply subjects of an authenticated NATS user (``_INBOX_<user>.…``): its own only."""
+    return f"_INBOX_{user}"
+
+
+def make_broker(settings: Settings, service: str, registry: CollectorRegistry = REGISTRY,
+                service_settings: ServiceSettings | None = None) -> NatsBroker:
     """A broker with tracing and metrics, endless reconnects and a graceful shutdown.
 
     Subscribers are not declared on it: Duban's consumers are ``shared.consumer.EventConsumer``
     (retry with delay, ``max_deliver``, dead-letter subject). Publishing goes through it so every
-    publish is traced and counted.
+    publish is traced and counted. With ``DUBAN_<SERVICE>_NATS_USER`` set it connects as that
+    user (``duban nats-config``), taking its replies on its own inbox prefix; the consumers and
+    the clock use the same connection.
     """
+    auth = {}
+    if service_settings is not None and service_settings.nats_user:
+        password = service_settings.nats_password
+        auth = {
+            "security": NatsUserPassword(service_settings.nats_user,
+                                         password.get_secret_value() if password else ""),
+            "inbox_prefix": inbox_prefix(service_settings.nats_user),
+        }
     return NatsBroker(
         settings.nats_url,
         name=f"duban-{service}",
+        **auth,
         middlewares=(
             NatsTelemetryMiddleware(),
             NatsPrometheusMiddleware(registry=registry, app_name=f"duban_{service}"),

@@ -65,12 +65,15 @@ class Subscription:
     subject: str
     handlers: dict[str, Handler]
     name: str = ""
+    # Strict: every event on the stream is meant for us, so one of a type we don't know is
+    # dead-lettered (with the reason) instead of skipped. For streams fed by outside systems.
+    strict: bool = False
 
     @classmethod
-    def to(cls, producer: str, handlers: dict[str, Handler]) -> "Subscription":
+    def to(cls, producer: str, handlers: dict[str, Handler], strict: bool = False) -> "Subscription":
         """Read the events of ``producer``'s stream, applying ``handlers`` by event type."""
         stream = stream_of(producer)
-        return cls(stream=stream.name, subject=stream.events_subject, handlers=handlers)
+        return cls(stream=stream.name, subject=stream.events_subject, handlers=handlers, strict=strict)
 
     def durable(self, service: str) -> str:
         return f"{service}__{self.name or self.stream.lower()}"
@@ -202,6 +205,8 @@ class EventConsumer:
         except ValidationError as exc:
             raise PoisonMessage(f"not a valid event envelope: {exc}") from exc
         model = CATALOGUE.get(env.type)
+        if self.subscription.strict and env.type not in self.subscription.handlers:
+            raise PoisonMessage(f"unknown event type {env.type!r} on {msg.subject}")
         if model is not None and env.type in self.subscription.handlers:
             try:
                 model.model_validate(env.data)

@@ -5,6 +5,7 @@ tables (outbox, processed events) live in ``PlumbingBase`` and are created in ev
 database beside the service's own.
 """
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -111,3 +112,11 @@ def upsert_adding(session: AsyncSession, table, keys: dict[str, Any], amounts: d
         index_elements=list(keys),
         set_={name: table.c[name] + stmt.excluded[name] for name in amounts},
     )
+
+
+async def lock_until_commit(session: AsyncSession, name: str) -> None:
+    """Serialise the transactions that take the lock called ``name`` until each ends (PostgreSQL
+    advisory lock; SQLite's BEGIN IMMEDIATE already runs writers one at a time)."""
+    if session.bind.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], signed=True)
+        await session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=key))

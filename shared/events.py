@@ -143,6 +143,25 @@ class OrgUnitChanged(EventData):
     def entity_id(self) -> str:
         return self.unit_id
 
+UNIT_ID_PATTERN = r"^[\w.\-]+$"
+
+
+class OaOrgUnitUpdated(EventData):
+    TYPE: ClassVar[str] = "duban.oa.org_unit.updated.v1"
+    SUMMARY: ClassVar[str] = (
+        "Published by the OA: a unit's current state in the OA's org chart. intake creates, "
+        "renames, moves, deactivates or reactivates its unit to match (org_unit.changed follows)."
+    )
+
+    unit_id: str = Field(min_length=1, max_length=64, pattern=UNIT_ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    parent_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=UNIT_ID_PATTERN)
+    active: bool = True
+
+    def entity_id(self) -> str:
+        return self.unit_id
+
+
 class ItemClosed(EventData):
     TYPE: ClassVar[str] = "duban.intake.item.closed.v1"
     SUMMARY: ClassVar[str] = "Every task of an item is closed: the item is closed off the ledger (销号)."
@@ -166,6 +185,7 @@ class TaskOverdue(TaskEvent):
 
     due: AwareDatetime
     overdue_at: AwareDatetime
+    co_units: list[str] = Field(default_factory=list)
 
 
 class TaskStatusChanged(TaskEvent):
@@ -182,6 +202,8 @@ class TaskStatusChanged(TaskEvent):
     comment: str = ""
     at: AwareDatetime
     due: AwareDatetime
+    co_units: list[str] = Field(default_factory=list)
+    working_days_late: int = 0  # on acceptance after the deadline: working days past it
 
 
 class TaskExtensionRequested(TaskEvent):
@@ -223,11 +245,12 @@ class TaskReminded(TaskEvent):
 class TaskDeadlineChanged(TaskEvent):
     TYPE: ClassVar[str] = "duban.tracking.task.deadline_changed.v1"
     SUMMARY: ClassVar[str] = (
-        "A task's deadline given in working days was counted again, e.g. on a newly loaded "
-        "calendar year; `due` is the deadline now."
+        "A task's deadline given in working days was counted: first when tracking takes the task "
+        "(`previous_due` null), then again e.g. on a newly loaded calendar year; `due` is the "
+        "deadline now."
     )
 
-    previous_due: AwareDatetime
+    previous_due: AwareDatetime | None = None
     due: AwareDatetime
     reason: str
 
@@ -331,6 +354,100 @@ class TaskMilestoneMissed(TaskEvent):
     position: int
     milestone: str
     due: AwareDatetime
+
+
+# ---- scoring --------------------------------------------------------------------------------
+# The office's acts in scoring are events too, so replaying the streams rebuilds scoring exactly.
+
+
+class BulletinIssued(EventData):
+    TYPE: ClassVar[str] = "duban.scoring.bulletin.issued.v1"
+    SUMMARY: ClassVar[str] = "The office issued a commendation or criticism (通报) naming units and persons."
+
+    bulletin_id: str
+    kind: Literal["commendation", "criticism"]
+    issuer: Literal["committee", "office"]
+    units: list[str]
+    persons: list[str] = Field(default_factory=list)
+    reason: str
+    item_ids: list[str] = Field(default_factory=list)
+    issued_by: str
+
+    def entity_id(self) -> str:
+        return self.bulletin_id
+
+
+class AppealFiled(EventData):
+    TYPE: ClassVar[str] = "duban.scoring.appeal.filed.v1"
+    SUMMARY: ClassVar[str] = "A unit contests a ledger entry with a reason."
+
+    appeal_id: str
+    entry_key: str
+    unit: str
+    reason: str
+    filed_by: str
+
+    def entity_id(self) -> str:
+        return self.appeal_id
+
+
+class AppealDecided(EventData):
+    TYPE: ClassVar[str] = "duban.scoring.appeal.decided.v1"
+    SUMMARY: ClassVar[str] = (
+        "The office upheld a contested entry or reversed it (a compensating entry, never an edit)."
+    )
+
+    appeal_id: str
+    decision: Literal["uphold", "reverse"]
+    comment: str = ""
+    decided_by: str
+
+    def entity_id(self) -> str:
+        return self.appeal_id
+
+
+class RuleSetPublished(EventData):
+    TYPE: ClassVar[str] = "duban.scoring.rule_set.published.v1"
+    SUMMARY: ClassVar[str] = "An administrator published a version of the tenant's scoring rules."
+
+    version: str
+    rules: dict[str, Any]
+    published_by: str
+
+
+class RuleSetSwitched(EventData):
+    TYPE: ClassVar[str] = "duban.scoring.rule_set.switched.v1"
+    SUMMARY: ClassVar[str] = "From a period on, the tenant's facts are scored by another rule set version."
+
+    version: str
+    from_period: str
+    switched_by: str
+
+
+class PeriodClosed(EventData):
+    TYPE: ClassVar[str] = "duban.scoring.period.closed.v1"
+    SUMMARY: ClassVar[str] = "The office closed (froze) an assessment period; its report is kept."
+
+    period: str
+    closed_by: str
+
+
+class ActionTriggered(EventData):
+    TYPE: ClassVar[str] = "duban.scoring.action.triggered.v1"
+    SUMMARY: ClassVar[str] = (
+        "A threshold was crossed (e.g. a second criticism in a year → 诫勉谈话; a third → the unit "
+        "loses award eligibility; overdue tasks → 通报 / 函询 / 约谈); once per unit, year and kind."
+    )
+
+    unit: str
+    kind: str
+    year: int
+    persons: list[str] = Field(default_factory=list)
+    reason: str
+    cause_event_id: str
+
+    def entity_id(self) -> str:
+        return self.unit
 
 
 def _event_types(base: type[EventData]):

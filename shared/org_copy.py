@@ -63,3 +63,21 @@ def below_ids(model: type[OrgUnitFields], tenant: str, unit: str):
 def subtree_ids(model: type[OrgUnitFields], tenant: str, unit: str):
     """``below_ids`` plus the unit itself even when the copy does not know it yet."""
     return below_ids(model, tenant, unit).union(select(literal(unit)))
+
+
+def decode_path(path: str) -> list[str]:
+    return [unit for unit in path.split("/") if unit]
+
+
+def path_lookup(model: type[OrgUnitFields]):
+    """The access policy's ``unit_paths`` for a service keeping ``model``: each known unit's ids
+    from the root down to it."""
+
+    async def unit_paths(session: AsyncSession, tenant: str, units: list[str]) -> dict[str, list[str]]:
+        if not units:
+            return {}
+        rows = await session.exec(select(model.id, model.path)
+                                  .where(model.tenant == tenant, col(model.id).in_(set(units))))
+        return {unit: decode_path(path) for unit, path in rows.all()}
+
+    return unit_paths

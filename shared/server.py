@@ -8,6 +8,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from shared.settings import ServiceSettings, Settings
+from shared.telemetry import FreshTraceContext
 
 
 def serve(build_app: Callable[[], FastAPI], name: str) -> None:
@@ -18,7 +19,7 @@ def serve(build_app: Callable[[], FastAPI], name: str) -> None:
     settings = Settings()
     service = ServiceSettings.load(name, settings)
     uvicorn.run(
-        build_app(),
+        FreshTraceContext(build_app()),
         host=settings.host,
         port=service.port,
         log_level="warning",

@@ -10,18 +10,20 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
-from opentelemetry import trace
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from faststream.specification.asyncapi import get_asyncapi_html
+from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import MetaData
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared import catalogue, telemetry
+from shared import audit, catalogue, telemetry
+from shared.access import API_PREFIX, OFFICE, Policy, Rule, authenticate, authorize
+from shared.auth import TokenVerifier
 from shared.bus import declare_stream, jetstream, make_broker, wait_for_streams
 from shared.clock import Clock
 from shared.consumer import ConsumerOptions, EventConsumer, Subscription
@@ -29,7 +31,7 @@ from shared.db import PlumbingBase, create_tables, make_engine, ping, session_fa
 from shared.events import Envelope, EventData, envelope
 from shared.outbox import OutboxRelay, add_event
 from shared.settings import ServiceSettings, Settings
-from shared.streams import stream_of
+from shared.streams import StreamSpec, stream_of
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,10 @@ class ServiceSpec:
     metadata: MetaData
     routers: list[APIRouter]
     subscriptions: list[Subscription] = field(default_factory=list)
+    # Streams this service declares for outside producers (intake: the OA's).
+    inbound_streams: list[StreamSpec] = field(default_factory=list)
+    # Who may call each route (the service's access.py); a route without a rule is refused.
+    policy: Policy | None = None
     workers: list[Callable[["Runtime"], Worker]] = field(default_factory=list)
 
 
@@ -62,7 +68,7 @@ class Runtime:
         self.clock = Clock(production=settings.production)
         self.engine = make_engine(service_settings.database_url)
         self.sessions = session_factory(self.engine)
-        self.broker = make_broker(settings, spec.name)
+        self.broker = make_broker(settings, spec.name, service_settings=service_settings)
         catalogue.register_publishers(self.broker, spec.name)
         self.stream = stream_of(spec.name)
         self.relay = OutboxRelay(
@@ -83,17 +89,21 @@ class Runtime:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """One transaction; events staged in it are relayed once it commits."""
-        async with self.sessions() as session:
-            async with session.begin():
-                yield session
+        async with self.sessions() as session, session.begin():
+            yield session
         self.relay.wake()
 
-    def emit(self, session: AsyncSession, data: EventData, event_id: str | None = None) -> Envelope:
-        """Stage an event in ``session``'s transaction (transactional outbox)."""
-        event = envelope(data, source=f"/duban/{self.name}", tenant=self.settings.tenant,
+    def emit(self, session: AsyncSession, data: EventData, *, tenant: str,
+             event_id: str | None = None) -> Envelope:
+        """Stage an event of ``tenant`` in ``session``'s transaction (transactional outbox)."""
+        event = envelope(data, source=f"/duban/{self.name}", tenant=tenant,
                          time=self.clock.now(), id=event_id)
         add_event(session, event)
         return event
+
+    def emit_all(self, session: AsyncSession, events: list[EventData], *, tenant: str) -> None:
+        for data in events:
+            self.emit(session, data, tenant=tenant)
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -116,7 +126,8 @@ class Runtime:
     async def _bring_up_bus(self) -> None:
         await self._connect()
         js = jetstream(self.broker, self.settings)
-        await declare_stream(js, self.stream, self.settings)
+        for stream in [self.stream, *self.spec.inbound_streams]:
+            await declare_stream(js, stream, self.settings)
         await self.clock.follow(js)
         await wait_for_streams(js, sorted({s.stream for s in self.spec.subscriptions}))
         options = ConsumerOptions(
@@ -196,12 +207,22 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title=f"Duban {spec.name}", version=catalogue.VERSION, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.verifier = TokenVerifier(settings)
+    app.state.policy = _with_audit_rule(spec.policy)
+    app.middleware("http")(authenticate)
+    app.middleware("http")(audit.record)  # outside authentication, so refused tokens are kept too
     app.middleware("http")(_trace_id_header)
     app.include_router(_operations_router(runtime))
-    for router in spec.routers:
-        app.include_router(router, prefix="/api/v1")
+    for router in [*spec.routers, audit.router]:
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(authorize)])
     telemetry.instrument_app(app)
     return app
+
+
+def _with_audit_rule(policy: Policy | None) -> Policy:
+    if policy is None:
+        raise ValueError("a service needs an access policy (its access.py)")
+    return replace(policy, rules={**policy.rules, "GET /audit": Rule(OFFICE)})
 
 
 async def _trace_id_header(request: Request, call_next) -> Response:

@@ -7,7 +7,7 @@ Common settings use the prefix ``DUBAN_``; per-service ones ``DUBAN_<SERVICE>_``
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("intake", "tracking", "scoring", "notify")
@@ -24,7 +24,14 @@ class Settings(BaseSettings):
     nats_url: str = f"nats://127.0.0.1:{DEFAULT_NATS_PORT}"
     data_dir: Path = Path(".duban")
     host: str = "127.0.0.1"
-    tenant: str = "default"
+    tenant: str = "default"  # the tenant `duban token` and the examples use by default
+
+    # Bearer tokens (shared/auth.py). Without a JWKS URL, Duban is its own (dev) issuer.
+    auth_jwks_url: str | None = None
+    auth_issuer: str = "duban-dev"
+    auth_audience: str = "duban"
+    auth_algorithm: Literal["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"] = "RS256"
+    auth_leeway_s: int = Field(30, ge=0, le=300)
 
     # JetStream
     stream_replicas: int = Field(1, ge=1, le=5)
@@ -59,6 +66,9 @@ class ServiceSettings(BaseSettings):
     name: str
     port: int = 0
     database_url: str = ""
+    # The service's own NATS user (deploy/nats/auth.conf); none: no auth (the embedded server).
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
 
     @classmethod
     def load(cls, name: str, common: Settings) -> "ServiceSettings":

@@ -8,6 +8,7 @@ OTEL_EXPORTER_OTLP_HEADERS, OTEL_BSP_* and OTEL_SDK_DISABLED. With no endpoint, 
 
 import os
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
@@ -65,3 +66,19 @@ def shutdown_tracing() -> None:
     provider = trace.get_tracer_provider()
     if isinstance(provider, TracerProvider):
         provider.shutdown()
+
+
+class FreshTraceContext:
+    """ASGI wrapper: every request starts from an empty trace context. uvicorn may start the next
+    request on a kept-alive connection from inside the previous one's context, and a request with
+    no ``traceparent`` would then join the previous request's trace."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        token = otel_context.attach(otel_context.Context())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            otel_context.detach(token)

@@ -2,10 +2,12 @@
 
 import os
 import socket
+import struct
 import subprocess
 import threading
 import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,8 +15,9 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from duban.launcher import Stack, nats_server_binary, wait_for_port
-from shared.settings import SERVICES
+from duban.launcher import LaunchError, Stack, nats_server_binary, wait_for_port
+from shared.auth import mint
+from shared.settings import SERVICES, Settings
 
 POSTGRES_ENV = "DUBAN_TEST_POSTGRES_URL"
 
@@ -53,17 +56,27 @@ class NatsServer:
     store: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    config: Path | None = None  # a nats-server config file (-c); the flags below override it
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
-    def start(self) -> "NatsServer":
-        self.proc = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        wait_for_port("127.0.0.1", self.port, 10, self.proc)
+    def start(self, attempts: int = 3) -> "NatsServer":
+        """Start on ``port``; if another process took that free port first, on a new one."""
+        for attempt in range(attempts):
+            self.proc = subprocess.Popen(
+                [nats_server_binary(), *(["-c", str(self.config)] if self.config else []),
+                 "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            try:
+                wait_for_port("127.0.0.1", self.port, 10, self.proc)
+                return self
+            except LaunchError:
+                if self.proc.poll() is None or attempt == attempts - 1:
+                    raise
+                self.port = free_port()
         return self
 
     def stop(self) -> None:
@@ -136,22 +149,63 @@ class ServiceStack:
             **(extra_env or {}),
         }
         for name in SERVICES:
-            env[f"DUBAN_{name.upper()}_PORT"] = str(free_port())
             env[f"DUBAN_{name.upper()}_DATABASE_URL"] = database_url(backend, tmp, name, self.schemas)
-        self.stack = Stack(data_dir=tmp, nats_url=self.nats.url, env=env)
-        self.stack.start()
-        self.http = {name: httpx.Client(base_url=url, timeout=10) for name, url in self.stack.urls.items()}
+        try:
+            self.stack = self._start(env)
+        except BaseException:
+            self.nats.stop()  # the fixture never yields, so nothing else would stop it
+            raise
+        self.http: dict[tuple, httpx.Client] = {}
+
+    def _start(self, env: dict[str, str], attempts: int = 3) -> Stack:
+        """Start the services on free ports; should another process take one of those ports
+        before a service binds it (other test runs on the machine), start again on new ones."""
+        for attempt in range(attempts):
+            for name in SERVICES:
+                env[f"DUBAN_{name.upper()}_PORT"] = str(free_port())
+            stack = Stack(data_dir=self.tmp, nats_url=self.nats.url, env=env)
+            try:
+                stack.start()
+                return stack
+            except LaunchError:
+                stack.stop(grace=5)
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("not reached")
 
     def __getattr__(self, service: str) -> httpx.Client:
+        """``stack.tracking`` etc.: a client signed in as the supervision office of tenant "default"."""
         if service in SERVICES:
-            return self.http[service]
+            return self.client(service)
         raise AttributeError(service)
 
-    def client(self, key: str) -> httpx.Client:
-        """An HTTP client for a process of the stack, replicas included."""
-        if key not in self.http:
-            self.http[key] = httpx.Client(base_url=self.stack.urls[key], timeout=10)
-        return self.http[key]
+    def token(self, role: str = "office", unit: str | None = None, tenant: str = "default",
+              subject: str | None = None, **claims) -> str:
+        """A token from the stack's embedded dev issuer."""
+        return mint(Settings(data_dir=self.tmp), tenant=tenant, role=role, unit=unit,
+                    subject=subject, **claims)
+
+    def as_(self, role: str, unit: str | None = None, service: str = "tracking", *,
+            tenant: str = "default", subject: str | None = None) -> httpx.Client:
+        """A client of ``service`` signed in with ``role`` (of ``unit``, in ``tenant``)."""
+        return self.client(service, role=role, unit=unit, tenant=tenant, subject=subject)
+
+    def client(self, key: str, role: str = "office", unit: str | None = None,
+               tenant: str = "default", subject: str | None = None) -> httpx.Client:
+        """An HTTP client for a process of the stack (replicas included), signed in as given."""
+        cache_key = (key, role, unit, tenant, subject)
+        if cache_key not in self.http:
+            token = self.token(role, unit, tenant, subject)
+            self.http[cache_key] = httpx.Client(base_url=self.stack.urls[key], timeout=10,
+                                                headers={"Authorization": f"Bearer {token}"})
+        return self.http[cache_key]
+
+    def database_url(self, service: str) -> str:
+        """The database URL ``service`` runs on (``DUBAN_<SERVICE>_DATABASE_URL``)."""
+        return self.stack.env[f"DUBAN_{service.upper()}_DATABASE_URL"]
+
+    def anonymous(self, service: str) -> httpx.Client:
+        return httpx.Client(base_url=self.stack.urls[service], timeout=10)
 
     def kill(self, name: str) -> None:
         proc = self.stack.procs[name]
@@ -223,3 +277,13 @@ class OtlpReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def tiny_png() -> bytes:
+    """A valid 1×1 PNG (evidence uploads are checked by content, not by name)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
+            + chunk(b"IEND", b""))

@@ -5,9 +5,12 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 
 from services.intake import domain, store
+from services.intake.access import require_in_scope, task_units
 from services.intake.models import (
     IdempotencyKey, Item, ItemCreate, ItemPublic, Progress, SourceIn, Task, TaskPublic, TasksAdd,
 )
+from shared.access import authorize
+from shared.auth import Principal
 from shared.service import Runtime, runtime_of
 
 router = APIRouter(tags=["items"])
@@ -40,14 +43,17 @@ async def register_item(
     body: ItemCreate,
     response: Response,
     runtime: Runtime = Depends(runtime_of),
+    caller: Principal = Depends(authorize),
     idempotency_key: str | None = Header(None, min_length=1, max_length=255),
 ) -> ItemPublic:
     """Register (立项) an item with its tasks; emits item-registered and one task-assigned each.
 
     With an ``Idempotency-Key`` header the same request again returns the first item
-    (``Idempotent-Replayed: true``) instead of creating another.
+    (``Idempotent-Replayed: true``) instead of creating another. Numbers and keys are per tenant.
     """
-    tenant = runtime.settings.tenant
+    tenant = caller.tenant
+    async with runtime.sessions() as session:
+        await require_in_scope(caller, session, task_units(body.tasks))
     fingerprint = domain.request_fingerprint(body)
     if idempotency_key and (earlier := await _replay(runtime, tenant, idempotency_key, fingerprint)):
         response.headers["Idempotent-Replayed"] = "true"
@@ -56,7 +62,7 @@ async def register_item(
     if errors := domain.deadline_errors(body.tasks, now):
         raise RequestValidationError(errors)
     try:
-        item, tasks = await _register(runtime, body, tenant, now, idempotency_key, fingerprint)
+        item, tasks = await _register(runtime, caller, body, now, idempotency_key, fingerprint)
     except IntegrityError:
         # A concurrent request with the same key committed first: answer with its item.
         if idempotency_key and (earlier := await _replay(runtime, tenant, idempotency_key, fingerprint)):
@@ -66,9 +72,9 @@ async def register_item(
     return to_public(item, tasks)
 
 
-async def _register(runtime: Runtime, body: ItemCreate, tenant: str, now, key: str | None,
+async def _register(runtime: Runtime, caller: Principal, body: ItemCreate, now, key: str | None,
                     fingerprint: str) -> tuple[Item, list[Task]]:
-    year = domain.numbering_year(now)
+    tenant, year = caller.tenant, domain.numbering_year(now)
     async with runtime.unit_of_work() as session:
         number = domain.item_number(year, await store.next_sequence(session, tenant, year))
         item, tasks = domain.plan_item(body, tenant=tenant, number=number, now=now)
@@ -76,30 +82,30 @@ async def _register(runtime: Runtime, body: ItemCreate, tenant: str, now, key: s
         if key:
             store.add_key(session, IdempotencyKey(tenant=tenant, key=key, request_hash=fingerprint,
                                                   item_id=item.id, created_at=now))
-        for event in domain.registration_events(item, tasks):
-            runtime.emit(session, event)
+        runtime.emit_all(session, domain.registration_events(item, tasks), tenant=tenant)
     return item, tasks
 
 
 @router.post("/items/{item_id}/tasks", status_code=201, response_model=ItemPublic,
              responses={404: {"description": "no such item"},
                         409: {"description": "the item is closed off the ledger"}})
-async def add_tasks(item_id: str, body: TasksAdd, runtime: Runtime = Depends(runtime_of)) -> ItemPublic:
+async def add_tasks(item_id: str, body: TasksAdd, runtime: Runtime = Depends(runtime_of),
+                    caller: Principal = Depends(authorize)) -> ItemPublic:
     """Add tasks to a registered item (a later decomposition); one task-assigned each."""
     now = runtime.clock.now()
     if errors := domain.deadline_errors(body.tasks, now):
         raise RequestValidationError(errors)
     async with runtime.unit_of_work() as session:
-        found = await store.get_item(session, item_id, for_update=True)
+        found = await store.get_item(session, caller.tenant, item_id, for_update=True)
         if found is None:
             raise HTTPException(404, f"no item {item_id}")
         item, tasks = found
+        await require_in_scope(caller, session, task_units(body.tasks))
         if item.closed_at is not None:
             raise HTTPException(409, f"item {item.number} is closed off the ledger (销号)")
         added = domain.plan_tasks(item, body.tasks, first_position=len(tasks))
         session.add_all(added)
-        for event in domain.assignment_events(item, added):
-            runtime.emit(session, event)
+        runtime.emit_all(session, domain.assignment_events(item, added), tenant=caller.tenant)
     return to_public(item, [*tasks, *added])
 
 
@@ -110,13 +116,14 @@ async def _replay(runtime: Runtime, tenant: str, key: str, fingerprint: str) -> 
             return None
         if earlier.request_hash != fingerprint:
             raise HTTPException(422, f"Idempotency-Key {key!r} was already used for a different request")
-        return to_public(*await store.get_item(session, earlier.item_id))
+        return to_public(*await store.get_item(session, tenant, earlier.item_id))
 
 
 @router.get("/items/{item_id}", response_model=ItemPublic)
-async def get_item(item_id: str, runtime: Runtime = Depends(runtime_of)) -> ItemPublic:
+async def get_item(item_id: str, runtime: Runtime = Depends(runtime_of),
+                   caller: Principal = Depends(authorize)) -> ItemPublic:
     async with runtime.sessions() as session:
-        found = await store.get_item(session, item_id)
+        found = await store.get_item(session, caller.tenant, item_id)
     if found is None:
         raise HTTPException(404, f"no item {item_id}")
     return to_public(*found)

@@ -1,18 +1,27 @@
-"""intake's bus subscriptions: its copy of task statuses, and closing items off the ledger."""
+"""intake's bus subscriptions: its copy of task statuses, closing items off the ledger, and the OA's
+org chart."""
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake import domain, store
-from shared.consumer import Subscription
-from shared.events import Envelope, ItemClosed, TaskStatusChanged, envelope
+from services.intake import domain, org, store
+from shared.consumer import PoisonMessage, Subscription
+from shared.events import (
+    Envelope,
+    ItemClosed,
+    OaOrgUnitUpdated,
+    TaskStatusChanged,
+    envelope,
+)
 from shared.outbox import add_event
 
 
 async def on_task_status_changed(event: TaskStatusChanged, env: Envelope, session: AsyncSession) -> None:
-    found = await store.get_item(session, event.item_id, for_update=True)  # one closer per item
+    found = await store.find_item(session, event.item_id, for_update=True)  # one closer per item
     if found is None:
         return
     item, tasks = found
+    if item.tenant != env.tenant:  # never apply one tenant's event to another's data: report it
+        raise PoisonMessage(f"event of tenant {env.tenant} names item {item.id} of another tenant")
     for task in tasks:
         # A closed task stays closed: an older event handled late by another replica can't reopen it.
         if task.id == event.task_id and task.status not in domain.CLOSED_TASK_STATUSES:
@@ -24,4 +33,14 @@ async def on_task_status_changed(event: TaskStatusChanged, env: Envelope, sessio
         add_event(session, envelope(closed, source="/duban/intake", tenant=env.tenant, time=event.at))
 
 
-SUBSCRIPTIONS = [Subscription.to("tracking", {TaskStatusChanged.TYPE: on_task_status_changed})]
+async def on_oa_org_unit_updated(event: OaOrgUnitUpdated, env: Envelope, session: AsyncSession) -> None:
+    """Follow the OA's org chart. A change the tree can't take yet (e.g. a parent the OA has not
+    reported) raises, so the event is retried later and dead-lettered with the reason if it never fits."""
+    for change in await org.follow_oa(session, env.tenant, event, env.time):
+        add_event(session, envelope(change, source="/duban/intake", tenant=env.tenant, time=env.time))
+
+
+SUBSCRIPTIONS = [
+    Subscription.to("tracking", {TaskStatusChanged.TYPE: on_task_status_changed}),
+    Subscription.to("oa", {OaOrgUnitUpdated.TYPE: on_oa_org_unit_updated}, strict=True),
+]

@@ -4,6 +4,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel
 
 from services.intake import domain, spreadsheet, store
+from services.intake.access import require_in_scope, task_units
+from shared.access import authorize
+from shared.auth import Principal
 from shared.service import Runtime, runtime_of
 
 router = APIRouter(tags=["items"])
@@ -36,7 +39,8 @@ async def import_template() -> Response:
                                                                            "format": "binary"}}}}},
              responses={413: {"description": "file too large"},
                         422: {"description": "bad rows: every one listed, nothing created"}})
-async def import_items(request: Request, runtime: Runtime = Depends(runtime_of)) -> ImportResult:
+async def import_items(request: Request, runtime: Runtime = Depends(runtime_of),
+                       caller: Principal = Depends(authorize)) -> ImportResult:
     """Register every item of an .xlsx sheet (the request body) in one transaction."""
     content = await request.body()
     if len(content) > MAX_BYTES:
@@ -55,18 +59,18 @@ async def import_items(request: Request, runtime: Runtime = Depends(runtime_of))
             "errors": [{"row": e.row, "column": e.column, "message": e.message}
                        for e in sorted(errors, key=lambda e: e.row)],
         })
-    return await _register_all(runtime, [cmd for cmd, _ in items], now)
+    return await _register_all(runtime, caller, [cmd for cmd, _ in items], now)
 
 
-async def _register_all(runtime: Runtime, commands: list, now) -> ImportResult:
-    tenant, year = runtime.settings.tenant, domain.numbering_year(now)
+async def _register_all(runtime: Runtime, caller: Principal, commands: list, now) -> ImportResult:
+    tenant, year = caller.tenant, domain.numbering_year(now)
     imported = []
     async with runtime.unit_of_work() as session:
+        await require_in_scope(caller, session, [u for cmd in commands for u in task_units(cmd.tasks)])
         for cmd in commands:
             number = domain.item_number(year, await store.next_sequence(session, tenant, year))
             item, tasks = domain.plan_item(cmd, tenant=tenant, number=number, now=now)
             store.add_item(session, item, tasks)
-            for event in domain.registration_events(item, tasks):
-                runtime.emit(session, event)
+            runtime.emit_all(session, domain.registration_events(item, tasks), tenant=tenant)
             imported.append(ImportedItem(id=item.id, number=number, title=item.title, tasks=len(tasks)))
     return ImportResult(items=imported, tasks=sum(i.tasks for i in imported))

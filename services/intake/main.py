@@ -2,18 +2,22 @@
 
 from fastapi import FastAPI
 
+from services.intake.access import POLICY
 from services.intake.api import router
 from services.intake.handlers import SUBSCRIPTIONS
 from services.intake.import_api import router as import_router
 from services.intake.models import IntakeBase
 from services.intake.units_api import router as units_router
 from shared.service import ServiceSpec, create_app
+from shared.streams import OA_STREAM
 
 SPEC = ServiceSpec(
     name="intake",
     metadata=IntakeBase.metadata,
     routers=[import_router, router, units_router],
     subscriptions=SUBSCRIPTIONS,
+    inbound_streams=[OA_STREAM],
+    policy=POLICY,
 )
 
 

@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
-    AwareDatetime, BaseModel, Field as PydanticField, StringConstraints, field_validator,
+    AwareDatetime, BaseModel, ConfigDict, Field as PydanticField, StringConstraints, field_validator,
     model_validator,
 )
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
@@ -13,6 +13,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
+from shared.events import UNIT_ID_PATTERN
 
 
 class IntakeBase(SQLModel, registry=registry()):
@@ -134,32 +135,41 @@ class OrgUnit(IntakeBase, table=True):
     # bytewise (collation "C" on PostgreSQL; SQLite's default is already bytewise).
     path: str = Field(sa_column=Column(Text().with_variant(Text(collation="C"), "postgresql"),
                                        nullable=False))
+    # When the OA last reported this unit's state (its event time): older reports are stale.
+    oa_reported_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 # ---- API shapes -----------------------------------------------------------------------------
 
-UNIT_ID_PATTERN = r"^[\w.\-]+$"
+
+class Body(BaseModel):
+    """A request body (or part of one): a field the API does not take is refused (422), so a
+    body cannot set what the caller may not (tenant, number, actor...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 UnitId = PydanticField(min_length=1, max_length=64, pattern=UNIT_ID_PATTERN)
 
 
-class SourceIn(BaseModel):
+class SourceIn(Body):
     kind: SourceKind
     ref: str = PydanticField(default="", max_length=500)
 
 
-class Attachment(BaseModel):
+class Attachment(Body):
     name: str = PydanticField(min_length=1, max_length=255)
     ref: str = PydanticField(min_length=1, max_length=1000)  # a document number or a URL
 
 
-class Milestone(BaseModel):
+class Milestone(Body):
     """A 时间节点 of the 网络推进图: what must be done by when."""
 
     title: str = PydanticField(min_length=1, max_length=500)
     due: AwareDatetime
 
 
-class TaskCreate(BaseModel):
+class TaskCreate(Body):
     lead_unit: str = UnitId
     co_units: list[str] = PydanticField(default_factory=list, max_length=50)
     title: str | None = PydanticField(default=None, min_length=1, max_length=500)
@@ -185,7 +195,7 @@ class TaskCreate(BaseModel):
         return units
 
 
-class ItemCreate(BaseModel):
+class ItemCreate(Body):
     title: str = PydanticField(min_length=1, max_length=500)
     source: SourceIn
     regime: Regime = Regime.special
@@ -197,7 +207,7 @@ class ItemCreate(BaseModel):
     tasks: list[TaskCreate] = PydanticField(min_length=1, max_length=1000)
 
 
-class TasksAdd(BaseModel):
+class TasksAdd(Body):
     tasks: list[TaskCreate] = PydanticField(min_length=1, max_length=1000)
 
 
@@ -243,13 +253,13 @@ OrgUnitId = Annotated[str, StringConstraints(min_length=1, max_length=64, patter
 UnitName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-class OrgUnitCreate(BaseModel):
+class OrgUnitCreate(Body):
     id: OrgUnitId
     name: UnitName
     parent_id: OrgUnitId | None = None
 
 
-class OrgUnitUpdate(BaseModel):
+class OrgUnitUpdate(Body):
     """A partial update: a field left out is kept; ``"parent_id": null`` moves the unit to the root."""
 
     name: UnitName | None = None

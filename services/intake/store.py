@@ -1,14 +1,12 @@
 """intake's queries."""
 
-import hashlib
-
-from sqlalchemy import func, literal, text, update
+from sqlalchemy import func, literal, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.domain import PATH_SEP
 from services.intake.models import IdempotencyKey, Item, ItemCounter, OrgUnit, Task
-from shared.db import upsert_adding
+from shared.db import lock_until_commit, upsert_adding
 
 
 def add_item(session: AsyncSession, item: Item, tasks: list[Task]) -> None:
@@ -16,14 +14,23 @@ def add_item(session: AsyncSession, item: Item, tasks: list[Task]) -> None:
     session.add_all(tasks)
 
 
-async def get_item(
+async def find_item(
     session: AsyncSession, item_id: str, *, for_update: bool = False
 ) -> tuple[Item, list[Task]] | None:
+    """An item of any tenant, with its tasks: for the access check and for checking an event's tenant."""
     item = await session.get(Item, item_id, with_for_update=for_update or None)
     if item is None:
         return None
     tasks = await session.exec(select(Task).where(Task.item_id == item_id).order_by(col(Task.position)))
     return item, list(tasks.all())
+
+
+async def get_item(
+    session: AsyncSession, tenant: str, item_id: str, *, for_update: bool = False
+) -> tuple[Item, list[Task]] | None:
+    """A tenant's item with its tasks; another tenant's is not found."""
+    found = await find_item(session, item_id, for_update=for_update)
+    return found if found is not None and found[0].tenant == tenant else None
 
 
 async def next_sequence(session: AsyncSession, tenant: str, year: int) -> int:
@@ -46,13 +53,18 @@ def add_key(session: AsyncSession, key: IdempotencyKey) -> None:
 async def lock_tree(session: AsyncSession, tenant: str) -> None:
     """Serialise changes to a tenant's tree until the transaction ends, so two concurrent moves
     cannot make a cycle. SQLite's BEGIN IMMEDIATE already serialises every writer."""
-    if session.bind.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"org_unit:{tenant}".encode()).digest()[:8], signed=True)
-        await session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=key))
+    await lock_until_commit(session, f"org_unit:{tenant}")
 
 
 async def get_unit(session: AsyncSession, tenant: str, unit_id: str) -> OrgUnit | None:
     return await session.get(OrgUnit, (tenant, unit_id))
+
+
+async def units_by_id(session: AsyncSession, tenant: str, unit_ids: list[str]) -> list[OrgUnit]:
+    if not unit_ids:
+        return []
+    query = select(OrgUnit).where(OrgUnit.tenant == tenant, col(OrgUnit.id).in_(set(unit_ids)))
+    return list((await session.exec(query)).all())
 
 
 def add_unit(session: AsyncSession, unit: OrgUnit) -> None:

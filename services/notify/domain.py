@@ -81,3 +81,22 @@ def report_missed_message(task_title: str, period: str, report_due: datetime) ->
         body=f"督办事项「{task_title}」{period} 期进展情况应于 {_local(report_due)} 前报送，"
              f"至今未报送，请尽快报送。",
     )
+
+
+BULLETIN_WORDS = {("commendation", "committee"): "督查委员会通报表扬", ("commendation", "office"): "督查办通报表扬",
+                  ("criticism", "committee"): "督查委员会通报批评", ("criticism", "office"): "督查办通报批评"}
+ACTION_WORDS = {"notice": "通报", "written_inquiry": "函询", "talk": "约谈", "admonishment": "诫勉谈话",
+                "award_ineligible": "取消评优资格", "discipline": "移交纪检"}
+
+
+def bulletin_message(kind: str, issuer: str, reason: str, persons: list[str]) -> Message:
+    word = BULLETIN_WORDS[(kind, issuer)]
+    named = f"（涉及人员：{'、'.join(persons)}）" if persons else ""
+    return Message(kind="bulletin", title=f"{word}", body=f"贵单位受到{word}：{reason}{named}")
+
+
+def action_message(kind: str, reason: str, persons: list[str]) -> Message:
+    word = ACTION_WORDS.get(kind, kind)
+    named = f"，责任人：{'、'.join(persons)}" if persons else ""
+    return Message(kind=kind if kind == "admonishment" else "action", title=f"问责提醒：{word}",
+                   body=f"{reason}{named}。")

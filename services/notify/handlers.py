@@ -9,13 +9,13 @@ from services.notify import domain, store
 from services.notify.models import Notice, OrgUnitCopy
 from shared.consumer import Subscription
 from shared.events import (
-    Envelope, OrgUnitChanged, TaskApproaching, TaskAssigned, TaskDispatched, TaskOverdue, TaskReminded,
+    ActionTriggered, BulletinIssued, Envelope, OrgUnitChanged, TaskApproaching, TaskAssigned, TaskDispatched, TaskOverdue, TaskReminded,
     TaskMilestoneMissed, TaskReportMissed, TaskStagnant,
 )
 from shared.org_copy import copy_handler
 
 
-def _notice(env: Envelope, recipient: str, task_id: str, message: domain.Message) -> Notice:
+def _notice(env: Envelope, recipient: str, task_id: str | None, message: domain.Message) -> Notice:
     return Notice(
         tenant=env.tenant,
         recipient=recipient,
@@ -57,8 +57,20 @@ FROM_TRACKING = {
 }
 
 
+async def on_bulletin(event: BulletinIssued, env: Envelope, session: AsyncSession) -> None:
+    message = domain.bulletin_message(event.kind, event.issuer, event.reason, event.persons)
+    for unit in dict.fromkeys(event.units):
+        store.add_notice(session, _notice(env, unit, None, message))
+
+
+async def on_action(event: ActionTriggered, env: Envelope, session: AsyncSession) -> None:
+    message = domain.action_message(event.kind, event.reason, event.persons)
+    store.add_notice(session, _notice(env, event.unit, None, message))
+
+
 SUBSCRIPTIONS = [
     Subscription.to("intake", {TaskAssigned.TYPE: on_task_assigned,
                                OrgUnitChanged.TYPE: copy_handler(OrgUnitCopy)}),
     Subscription.to("tracking", FROM_TRACKING),
+    Subscription.to("scoring", {BulletinIssued.TYPE: on_bulletin, ActionTriggered.TYPE: on_action}),
 ]

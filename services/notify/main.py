@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.notify.access import POLICY
 from services.notify.api import router
 from services.notify.handlers import SUBSCRIPTIONS
 from services.notify.models import NotifyBase
@@ -12,6 +13,7 @@ SPEC = ServiceSpec(
     metadata=NotifyBase.metadata,
     routers=[router],
     subscriptions=SUBSCRIPTIONS,
+    policy=POLICY,
 )
 
 

@@ -11,6 +11,8 @@ from services.tracking.models import (
     ActionRequest, DispatchRequest, ExtensionDecision, ExtensionPublic, ExtensionRequest,
     HistoryPublic, MilestonePublic, ReviewRequest, SubTaskPublic, TaskPublic, TrackedTask,
 )
+from shared.access import authorize
+from shared.auth import Principal
 from shared.events import (
     TaskDispatched, TaskExtensionDecided, TaskExtensionRequested, TaskMilestoneReached, TaskReminded,
     TaskStatusChanged,
@@ -51,15 +53,18 @@ async def get_task(task_id: str, runtime: Runtime = Depends(runtime_of)) -> Task
         return await task_view(runtime, session, task)
 
 
-async def act(runtime: Runtime, task_id: str, action: Action, body: ActionRequest) -> TaskPublic:
+async def act(runtime: Runtime, caller: Principal, task_id: str, action: Action,
+              body: ActionRequest) -> TaskPublic:
     """Apply one lifecycle action: 409 with the reason if the task's state does not allow it."""
     now = runtime.clock.now()
     async with runtime.unit_of_work() as session:
+        # Before the row lock: a calendar save takes its lock first, then the tasks' rows.
+        calendar = await store.counting_calendar(session) if action is Action.ACCEPT else None
         task = await _locked(session, task_id)
         suspended_from = Status(task.suspended_from) if task.suspended_from else None
         try:
-            new, entry = record(task.status, action, at=now, actor=body.actor, comment=body.comment,
-                                suspended_from=suspended_from)
+            new, entry = record(task.status, action, at=now, actor=caller.subject,
+                                comment=body.comment, suspended_from=suspended_from)
         except TransitionRefused as refused:
             raise HTTPException(409, refused.reason) from None
         task.suspended_from = task.status if action is Action.SUSPEND else None
@@ -68,11 +73,14 @@ async def act(runtime: Runtime, task_id: str, action: Action, body: ActionReques
                                                                    task.reverifications)
         await _reschedule(session, task, now, activity=True)
         store.add_history(session, task.id, entry)
+        late = (domain.late_working_days(action, due=task.due, at=now, calendar=calendar)
+                if calendar is not None else 0)
         runtime.emit(session, TaskStatusChanged(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
             action=entry.action, from_status=entry.from_status, to_status=entry.to_status,
             actor=entry.actor, comment=entry.comment, at=now, due=task.due,
-        ))
+            co_units=list(task.co_units), working_days_late=late,
+        ), tenant=task.tenant)
         return await task_view(runtime, session, task)
 
 
@@ -92,20 +100,22 @@ async def _reschedule(session, task: TrackedTask, now, *, activity: bool = False
     task.yellow_at = domain.yellow_at(assigned_at=task.assigned_at, due=task.due, calendar=calendar)
 
 
-def _note(session, task: TrackedTask, action: str, body: ActionRequest, now) -> None:
+def _note(session, task: TrackedTask, action: str, caller: Principal, comment: str, now) -> None:
     """A history entry for something that does not change the task's status."""
-    store.add_history(session, task.id, HistoryEntry(now, body.actor, action, task.status,
-                                                     task.status, body.comment))
+    store.add_history(session, task.id, HistoryEntry(now, caller.subject, action, task.status,
+                                                     task.status, comment))
 
 
 def _action_route(action: Action, summary: str) -> None:
     async def route(task_id: str, body: ActionRequest | None = None,
-                    runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
-        return await act(runtime, task_id, action, body or ActionRequest())
+                    runtime: Runtime = Depends(runtime_of),
+                    caller: Principal = Depends(authorize)) -> TaskPublic:
+        return await act(runtime, caller, task_id, action, body or ActionRequest())
 
     router.add_api_route(f"/tasks/{{task_id}}/{action.value}", route, methods=["POST"],
                          response_model=TaskPublic, summary=summary,
                          responses={404: {"description": "no such task"},
+                                    403: {"description": "not this caller's role or unit"},
                                     409: {"description": "the task's state does not allow it"}})
 
 
@@ -123,16 +133,18 @@ for _action, _summary in (
 @router.post("/tasks/{task_id}/review", response_model=TaskPublic,
              responses={404: {"description": "no such task"},
                         409: {"description": "only a submitted task can be reviewed"}})
-async def review(task_id: str, body: ReviewRequest, runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
+async def review(task_id: str, body: ReviewRequest, runtime: Runtime = Depends(runtime_of),
+                 caller: Principal = Depends(authorize)) -> TaskPublic:
     """The office accepts (办结), returns for redo (退回重办) or sends for re-verification (复核)."""
-    return await act(runtime, task_id, Action(body.decision), body)
+    return await act(runtime, caller, task_id, Action(body.decision), body)
 
 
 @router.post("/tasks/{task_id}/extension", response_model=TaskPublic,
              responses={404: {"description": "no such task"},
                         409: {"description": "the task cannot ask for an extension now"}})
 async def request_extension(task_id: str, body: ExtensionRequest,
-                            runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
+                            runtime: Runtime = Depends(runtime_of),
+                            caller: Principal = Depends(authorize)) -> TaskPublic:
     """The unit asks for a later deadline (延期申请); the task cannot turn red until it is decided."""
     now = runtime.clock.now()
     async with runtime.unit_of_work() as session:
@@ -144,11 +156,11 @@ async def request_extension(task_id: str, body: ExtensionRequest,
             raise HTTPException(409, str(refused)) from None
         task.extension_due, task.extension_reason = body.new_due, body.reason
         await _reschedule(session, task, now, activity=True)
-        _note(session, task, "extension_request", body.model_copy(update={"comment": body.reason}), now)
+        _note(session, task, "extension_request", caller, body.reason, now)
         runtime.emit(session, TaskExtensionRequested(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
-            due=task.due, new_due=body.new_due, reason=body.reason, actor=body.actor,
-        ))
+            due=task.due, new_due=body.new_due, reason=body.reason, actor=caller.subject,
+        ), tenant=task.tenant)
         return await task_view(runtime, session, task)
 
 
@@ -156,7 +168,8 @@ async def request_extension(task_id: str, body: ExtensionRequest,
              responses={404: {"description": "no such task"},
                         409: {"description": "no pending extension request"}})
 async def decide_extension(task_id: str, body: ExtensionDecision,
-                           runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
+                           runtime: Runtime = Depends(runtime_of),
+                           caller: Principal = Depends(authorize)) -> TaskPublic:
     """The office grants (the deadline moves) or refuses (the old deadline stands) a request."""
     now = runtime.clock.now()
     async with runtime.unit_of_work() as session:
@@ -170,31 +183,33 @@ async def decide_extension(task_id: str, body: ExtensionDecision,
             task.due = task.extension_due
         task.extension_due = task.extension_reason = None
         await _reschedule(session, task, now, activity=True)
-        _note(session, task, f"extension_{body.decision}", body, now)
+        _note(session, task, f"extension_{body.decision}", caller, body.comment, now)
         runtime.emit(session, TaskExtensionDecided(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
-            granted=granted, previous_due=previous_due, due=task.due, actor=body.actor,
+            granted=granted, previous_due=previous_due, due=task.due, actor=caller.subject,
             comment=body.comment,
-        ))
+        ), tenant=task.tenant)
         return await task_view(runtime, session, task)
 
 
 @router.post("/tasks/{task_id}/urge", response_model=TaskPublic,
              responses={404: {"description": "no such task"},
                         409: {"description": "the task is closed or suspended"}})
-async def urge(task_id: str, body: ActionRequest, runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
-    """The office urges (催办) the unit by hand, with a comment; logged on the task."""
+async def urge(task_id: str, body: ActionRequest, runtime: Runtime = Depends(runtime_of),
+               caller: Principal = Depends(authorize)) -> TaskPublic:
+    """The office (or a leader: 领导督办) urges (催办) the unit by hand, with a comment; logged on
+    the task."""
     now = runtime.clock.now()
     async with runtime.unit_of_work() as session:
         task = await _locked(session, task_id)
         if Status(task.status) not in CLOCK_RUNNING_STATUSES:
             raise HTTPException(409, f"cannot urge a task that is {task.status}")
-        _note(session, task, "urge", body, now)
+        _note(session, task, "urge", caller, body.comment, now)
         runtime.emit(session, TaskReminded(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
             due=task.due, kind="manual", scheduled_at=now, overdue=now >= task.due,
-            actor=body.actor, comment=body.comment,
-        ))
+            actor=caller.subject, comment=body.comment,
+        ), tenant=task.tenant)
         return await task_view(runtime, session, task)
 
 
@@ -202,7 +217,8 @@ async def urge(task_id: str, body: ActionRequest, runtime: Runtime = Depends(run
              responses={404: {"description": "no such task"},
                         409: {"description": "the task cannot be re-dispatched now"},
                         422: {"description": "a unit is not below the task's unit, or a bad deadline"}})
-async def dispatch(task_id: str, body: DispatchRequest, runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
+async def dispatch(task_id: str, body: DispatchRequest, runtime: Runtime = Depends(runtime_of),
+                   caller: Principal = Depends(authorize)) -> TaskPublic:
     """The unit hands parts of its task to its own sub-units; the task's progress follows theirs."""
     now = runtime.clock.now()
     async with runtime.unit_of_work() as session:
@@ -221,11 +237,11 @@ async def dispatch(task_id: str, body: DispatchRequest, runtime: Runtime = Depen
             await store.add_task(session, child)
             runtime.emit(session, TaskDispatched(
                 task_id=child.id, parent_task_id=parent.id, item_id=parent.item_id, title=child.title,
-                lead_unit=child.lead_unit, dispatched_by=parent.lead_unit, due=due, actor=body.actor,
-                comment=body.comment,
-            ))
-        _note(session, parent, "dispatch", body.model_copy(
-            update={"comment": body.comment or ", ".join(s.unit for s in body.sub_tasks)}), now)
+                lead_unit=child.lead_unit, dispatched_by=parent.lead_unit, due=due,
+                actor=caller.subject, comment=body.comment,
+            ), tenant=parent.tenant)
+        _note(session, parent, "dispatch", caller,
+              body.comment or ", ".join(s.unit for s in body.sub_tasks), now)
         return await task_view(runtime, session, parent)
 
 
@@ -248,7 +264,8 @@ def _sub_task(parent: TrackedTask, spec, due, now, calendar) -> TrackedTask:
              responses={404: {"description": "no such task or milestone"},
                         409: {"description": "already reached, or the task is not open"}})
 async def reach_milestone(task_id: str, position: int, body: ActionRequest | None = None,
-                          runtime: Runtime = Depends(runtime_of)) -> TaskPublic:
+                          runtime: Runtime = Depends(runtime_of),
+                          caller: Principal = Depends(authorize)) -> TaskPublic:
     """The unit reports a milestone (时间节点) reached."""
     body, now = body or ActionRequest(), runtime.clock.now()
     async with runtime.unit_of_work() as session:
@@ -261,11 +278,10 @@ async def reach_milestone(task_id: str, position: int, body: ActionRequest | Non
         if not await store.reach_milestone(session, task_id, position, now):
             raise HTTPException(409, f"milestone {position} was reached already")
         await _reschedule(session, task, now, activity=True)
-        _note(session, task, "milestone_reached", body.model_copy(
-            update={"comment": body.comment or milestone.title}), now)
+        _note(session, task, "milestone_reached", caller, body.comment or milestone.title, now)
         runtime.emit(session, TaskMilestoneReached(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
-            position=position, milestone=milestone.title, due=milestone.due, at=now, actor=body.actor,
-            comment=body.comment,
-        ))
+            position=position, milestone=milestone.title, due=milestone.due, at=now,
+            actor=caller.subject, comment=body.comment,
+        ), tenant=task.tenant)
         return await task_view(runtime, session, task)

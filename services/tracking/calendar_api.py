@@ -16,6 +16,8 @@ from services.tracking.models import (
     CalendarYearPublic, CalendarYearRequest, CalendarYearRow, CalendarYearSummary,
 )
 from services.tracking.workdays import CalendarError, WorkCalendar, YearCalendar, builtin_calendar
+from shared.access import authorize
+from shared.auth import Principal
 from shared.events import CalendarChanged, TaskDeadlineChanged
 from shared.service import Runtime, runtime_of
 
@@ -25,9 +27,10 @@ Year = Annotated[int, Path(ge=2000, le=2100)]
 
 @router.put("/calendar/{year}", response_model=CalendarYearPublic,
             responses={422: {"description": "the data names a bad date or conflicting days"}})
-async def load_year(year: Year, body: CalendarYearRequest,
-                    runtime: Runtime = Depends(runtime_of)) -> CalendarYearPublic:
-    """Load (or replace) a year; open deadlines in working days that span it move with it."""
+async def load_year(year: Year, body: CalendarYearRequest, runtime: Runtime = Depends(runtime_of),
+                    caller: Principal = Depends(authorize)) -> CalendarYearPublic:
+    """Load (or replace) a year; open deadlines in working days that span it move with it. The
+    calendar is the deployment's (national holidays): every tenant's deadlines follow it."""
     try:
         loaded = YearCalendar.parse(year, {"holidays": body.holidays, "workdays": body.workdays})
     except CalendarError as error:
@@ -36,10 +39,11 @@ async def load_year(year: Year, body: CalendarYearRequest,
     async with runtime.unit_of_work() as session:
         await store.lock_calendar(session, exclusive=True)
         previous = await store.calendar(session)
-        row = await store.save_year(session, loaded, at=now, by=body.actor)
-        await _recount_deadlines(runtime, session, loaded, previous, body.actor, now)
+        row = await store.save_year(session, loaded, at=now, by=caller.subject)
+        await _recount_deadlines(runtime, session, loaded, previous, caller.subject, now)
         runtime.emit(session, CalendarChanged(year=year, holiday_count=len(loaded.holidays),
-                                              workday_count=len(loaded.workdays), actor=body.actor))
+                                              workday_count=len(loaded.workdays),
+                                              actor=caller.subject), tenant=caller.tenant)
     return _public(year, {year: row})
 
 
@@ -62,7 +66,7 @@ async def _recount_deadlines(runtime: Runtime, session: AsyncSession, loaded: Ye
         runtime.emit(session, TaskDeadlineChanged(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
             previous_due=previous_due, due=recount.due, reason=reason,
-        ))
+        ), tenant=task.tenant)
 
 
 @router.get("/calendar/{year}", response_model=CalendarYearPublic)

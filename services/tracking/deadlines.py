@@ -58,7 +58,8 @@ class DeadlineWatch(Worker):
                 self.runtime.emit(session, TaskOverdue(
                     task_id=task.id, item_id=task.item_id, title=task.title,
                     lead_unit=task.lead_unit, due=task.due, overdue_at=now,
-                ))
+                    co_units=list(task.co_units),
+                ), tenant=task.tenant)
             reminded = await self._fire_reminders(session, now)
             await flag_missed(self.runtime, session, now, self.batch)
             warned = await self._fire_warnings(session, now)
@@ -73,20 +74,22 @@ class DeadlineWatch(Worker):
         for task in approaching:
             self.runtime.emit(session, TaskApproaching(
                 task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
-                due=task.due))
+                due=task.due), tenant=task.tenant)
         stagnant = await store.claim_stagnant(session, now, self.batch)
         for task in stagnant:
             self.runtime.emit(session, TaskStagnant(
                 task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
                 due=task.due, last_activity_at=task.last_activity_at or task.assigned_at,
-                idle_working_days=domain.DEFAULT_POLICY.stagnant_after_working_days))
+                idle_working_days=domain.DEFAULT_POLICY.stagnant_after_working_days),
+                tenant=task.tenant)
         missed = await store.claim_missed_milestones(session, now, self.batch)
         tasks = {m.task_id: await store.get_task(session, m.task_id) for m in missed}
         for milestone in missed:
             task = tasks[milestone.task_id]
             self.runtime.emit(session, TaskMilestoneMissed(
                 task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
-                position=milestone.position, milestone=milestone.title, due=milestone.due))
+                position=milestone.position, milestone=milestone.title, due=milestone.due),
+                tenant=task.tenant)
         return max(len(approaching), len(stagnant), len(missed))
 
     async def _fire_reminders(self, session, now) -> int:
@@ -105,6 +108,6 @@ class DeadlineWatch(Worker):
             self.runtime.emit(session, TaskReminded(
                 task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
                 due=task.due, kind="auto", scheduled_at=scheduled, overdue=scheduled >= task.due,
-            ), event_id=domain.reminder_event_id(task.id, scheduled))
+            ), tenant=task.tenant, event_id=domain.reminder_event_id(task.id, scheduled))
             fired += 1
         return fired

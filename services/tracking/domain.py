@@ -13,7 +13,7 @@ from services.tracking.config import load_policy
 from services.tracking.lifecycle import (
     CLOCK_RUNNING_STATUSES, CLOSED_STATUSES, OPEN_STATUSES, Action, Status,
 )
-from services.tracking.workdays import TZ, WorkCalendar, YearCalendar
+from services.tracking.workdays import TZ, WorkCalendar, YearCalendar, working_days_late
 
 DEFAULT_POLICY = load_policy()
 # Reminders chase the unit: not while the office reviews, nor while the clock is stopped.
@@ -24,6 +24,15 @@ _REMINDER_IDS = uuid.UUID("6f1c1d52-6a4e-4f0e-9d52-0c2b1f7a9e11")
 def is_overdue(*, due: datetime, status: str, now: datetime) -> bool:
     """A task is overdue once its deadline has passed while its clock is running."""
     return Status(status) in CLOCK_RUNNING_STATUSES and now >= due
+
+
+def late_working_days(action: Action, *, due: datetime, at: datetime,
+                      calendar: WorkCalendar) -> int:
+    """A status change's ``working_days_late``: 0 but for an acceptance (办结), which counts the
+    working days after the deadline's day up to and including the acceptance's day."""
+    if action is not Action.ACCEPT:
+        return 0
+    return working_days_late(calendar, due=due, at=at)
 
 
 def counters_after(action: Action, returns: int, reverifications: int) -> tuple[int, int]:

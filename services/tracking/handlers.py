@@ -6,7 +6,8 @@ from services.tracking import domain, store
 from services.tracking.models import OrgUnitCopy, TaskMilestone, TrackedTask
 from shared.consumer import Subscription
 from shared.org_copy import copy_handler
-from shared.events import Envelope, OrgUnitChanged, TaskAssigned
+from shared.events import Envelope, OrgUnitChanged, TaskAssigned, TaskDeadlineChanged, envelope
+from shared.outbox import add_event
 
 
 async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSession) -> None:
@@ -41,6 +42,11 @@ async def on_task_assigned(event: TaskAssigned, env: Envelope, session: AsyncSes
         TaskMilestone(task_id=task.id, position=i, title=m.title, due=m.due)
         for i, m in enumerate(event.milestones)
     ])
+    if event.due is None:  # counted here: say when it falls, for those who only hear events
+        counted = TaskDeadlineChanged(
+            task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit, due=due,
+            reason=f"counted: {event.due_working_days} working days from assignment")
+        add_event(session, envelope(counted, source="/duban/tracking", tenant=env.tenant, time=env.time))
 
 
 SUBSCRIPTIONS = [

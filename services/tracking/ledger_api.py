@@ -10,6 +10,8 @@ from pydantic import AwareDatetime
 
 from services.tracking import domain, store
 from services.tracking.models import LedgerFilter, LedgerPage, LedgerRow, TrackedTask
+from shared.access import authorize, scoped_unit
+from shared.auth import Principal
 from shared.service import Runtime, runtime_of
 
 router = APIRouter(tags=["ledger"])
@@ -19,7 +21,9 @@ Many = Annotated[list[str] | None, Query()]
 @router.get("/tasks", response_model=LedgerPage)
 async def ledger(
     runtime: Runtime = Depends(runtime_of),
-    unit: str | None = Query(None, description="lead unit; with its sub-units unless include_sub_units=false"),
+    caller: Principal = Depends(authorize),
+    unit: str | None = Query(None, description="lead unit; with its sub-units unless "
+                             "include_sub_units=false; left out, the caller's unit if it has one"),
     include_sub_units: bool = True,
     status: Many = None,
     light: Annotated[list[Literal["green", "yellow", "red"]] | None, Query()] = None,
@@ -35,14 +39,15 @@ async def ledger(
     cursor: str | None = Query(None, description="next_cursor of the previous page"),
     with_total: bool = Query(False, description="also count every match (slower)"),
 ) -> LedgerPage:
-    """The office's ledger: every filter at once, in deadline order, a page at a time."""
+    """The office's ledger: every filter at once, in deadline order, a page at a time. A caller
+    limited to a unit sees that unit's subtree only (the total counts only that)."""
     filters = LedgerFilter(
-        unit=unit, include_sub_units=include_sub_units, status=status or [], light=light or [],
-        regime=regime or [], source_kind=source_kind or [], urgency=urgency or [],
-        supervisor=supervisor or [], due_from=due_from, due_to=due_to, q=q,
+        unit=scoped_unit(caller, unit), include_sub_units=include_sub_units, status=status or [],
+        light=light or [], regime=regime or [], source_kind=source_kind or [],
+        urgency=urgency or [], supervisor=supervisor or [], due_from=due_from, due_to=due_to, q=q,
         descending=sort == "-due",
     )
-    now, tenant = runtime.clock.now(), runtime.settings.tenant
+    now, tenant = runtime.clock.now(), caller.tenant
     async with runtime.sessions() as session:
         rows = await store.ledger_page(session, tenant, filters, now, _decode(cursor), limit + 1)
         total = await store.ledger_total(session, tenant, filters, now) if with_total else None

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.tracking.access import POLICY
 from services.tracking.api import router
 from services.tracking.calendar_api import router as calendar_router
 from services.tracking.deadlines import DeadlineWatch
@@ -16,6 +17,7 @@ SPEC = ServiceSpec(
     metadata=TrackingBase.metadata,
     routers=[ledger_router, router, calendar_router, reports_router],
     subscriptions=SUBSCRIPTIONS,
+    policy=POLICY,
     workers=[DeadlineWatch],
 )
 

@@ -1,11 +1,13 @@
 """tracking's tables (its own copy of each assigned task, and its history) and API shapes."""
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field as PydanticField
-from sqlalchemy import JSON, Column, Index, Integer, Text
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON, Column, Index, Integer, Text, event
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -70,6 +72,14 @@ class TrackedTask(TrackingBase, table=True):
     stagnant_flagged: bool = False
 
 
+@event.listens_for(TrackingBase.metadata, "after_create")
+def _create_search_index(_metadata, connection, **_) -> None:
+    """The ledger's text search index: with new tables, and for an existing database at start."""
+    from services.tracking import search  # it reads these models
+
+    search.create_index(connection)
+
+
 class TaskHistory(TrackingBase, table=True):
     """Every move of a task: who, when, from, to, and why."""
 
@@ -100,8 +110,13 @@ class CalendarYearRow(TrackingBase, table=True):
 # ---- API shapes -----------------------------------------------------------------------------
 
 
-class ActionRequest(BaseModel):
-    actor: str = PydanticField(default="anonymous", min_length=1, max_length=128)
+class RequestBody(BaseModel):
+    """A request body: a field the caller may not set (e.g. the actor: the token's subject) is 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ActionRequest(RequestBody):
     comment: str = PydanticField(default="", max_length=2000)
 
 
@@ -123,7 +138,7 @@ class ExtensionPublic(BaseModel):
     reason: str
 
 
-class SubTaskIn(BaseModel):
+class SubTaskIn(RequestBody):
     unit: str = PydanticField(min_length=1, max_length=64)
     title: str | None = PydanticField(default=None, min_length=1, max_length=500)
     due: AwareDatetime | None = None  # the parent's deadline when left out
@@ -192,12 +207,11 @@ class TaskPublic(LedgerRow):
     history: list[HistoryPublic]
 
 
-class CalendarYearRequest(BaseModel):
+class CalendarYearRequest(RequestBody):
     """A whole year: every holiday and every 调休 working day (weekends otherwise off)."""
 
     holidays: list[Any]
     workdays: list[Any]
-    actor: str = PydanticField(default="anonymous", min_length=1, max_length=128)
 
 
 class CalendarYearPublic(BaseModel):
@@ -300,12 +314,12 @@ class MissedReport(TrackingBase, table=True):
     flagged_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
-class ReportRequest(BaseModel):
-    unit: str = PydanticField(min_length=1, max_length=64)
+class ReportRequest(RequestBody):
+    # The reporting unit: left out, the caller's unit on the task (the lead unit first).
+    unit: str | None = PydanticField(default=None, min_length=1, max_length=64)
     text: str = PydanticField(min_length=1, max_length=20_000)
     evidence: list[str] = PydanticField(default_factory=list, max_length=50)
     period: str | None = PydanticField(default=None, max_length=16)
-    actor: str = PydanticField(default="anonymous", min_length=1, max_length=128)
 
 
 class EvidencePublic(BaseModel):

@@ -55,6 +55,6 @@ async def _settle(runtime: Runtime, session: AsyncSession, task: TrackedTask, si
             runtime.emit(session, TaskReportMissed(
                 task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
                 period=period.key, report_due=period.report_due,
-            ), event_id=reporting.missed_event_id(task.id, period.key))
+            ), tenant=task.tenant, event_id=reporting.missed_event_id(task.id, period.key))
             flagged += 1
     return flagged

@@ -7,6 +7,7 @@ from fastapi.responses import FileResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.tracking import domain, reporting, store
+from services.tracking.access import unit_paths
 from services.tracking.evidence import EvidenceRefused, EvidenceStore, is_sha256
 from services.tracking.lifecycle import Action, TransitionRefused, record
 from services.tracking.models import (
@@ -14,6 +15,8 @@ from services.tracking.models import (
     ReportRequest, TrackedTask, UnitPart,
 )
 from services.tracking.reporting import Period
+from shared.access import authorize, in_scope, paths_of
+from shared.auth import Principal
 from shared.events import TaskProgressReported, TaskStatusChanged
 from shared.service import Runtime, runtime_of
 
@@ -30,8 +33,8 @@ _BINARY_BODY = {"requestBody": {"required": True, "content": {
                         415: {"description": "not an allowed type, or not the declared one"}})
 async def upload_evidence(task_id: str, request: Request,
                           filename: str = Query("", max_length=255),
-                          actor: str = Query("anonymous", min_length=1, max_length=128),
-                          runtime: Runtime = Depends(runtime_of)) -> EvidencePublic:
+                          runtime: Runtime = Depends(runtime_of),
+                          caller: Principal = Depends(authorize)) -> EvidencePublic:
     """Attach a file (the raw body; Content-Type: its media type) to the task as evidence."""
     async with runtime.sessions() as session:
         await _task(session, task_id)
@@ -45,7 +48,7 @@ async def upload_evidence(task_id: str, request: Request,
     async with runtime.unit_of_work() as session:
         row = await store.add_evidence(session, Evidence(
             task_id=task_id, sha256=stored.sha256, size=stored.size, media_type=stored.media_type,
-            filename=filename, uploaded_at=runtime.clock.now(), uploaded_by=actor))
+            filename=filename, uploaded_at=runtime.clock.now(), uploaded_by=caller.subject))
     return EvidencePublic.model_validate(row, from_attributes=True)
 
 
@@ -65,31 +68,33 @@ async def get_evidence(task_id: str, sha256: str,
 
 
 @router.post("/tasks/{task_id}/reports", status_code=201, response_model=ReportPublic,
-             responses={**_NO_TASK, 403: {"description": "the unit is not on the task"},
+             responses={**_NO_TASK,
+                        403: {"description": "the unit is not on the task, or not the caller's"},
                         409: {"description": "the task's state does not allow a report"},
                         422: {"description": "a bad period or an evidence file not uploaded"}})
-async def add_report(task_id: str, body: ReportRequest,
-                     runtime: Runtime = Depends(runtime_of)) -> ReportPublic:
+async def add_report(task_id: str, body: ReportRequest, runtime: Runtime = Depends(runtime_of),
+                     caller: Principal = Depends(authorize)) -> ReportPublic:
     """A unit reports progress for a period (default: the current one); a report on a signed task
-    moves it to in progress."""
+    moves it to in progress. The unit is the caller's on the task (its lead unit first); a unit
+    named in the body must be one of the task's within the caller's scope."""
     now = runtime.clock.now()
     async with runtime.unit_of_work() as session:
         task = await _task(session, task_id, for_update=True)
-        _check_unit(task, body.unit)
+        unit = await _reporting_unit(session, caller, task, body.unit)
         period = _period(task, body.period, now)
         if period and period.start > now:
             raise HTTPException(422, f"{period.key} has not begun: a report is for a period begun")
         await _check_evidence(session, task.id, body.evidence)
-        await _progress(runtime, session, task, body, now)
-        report = ProgressReport(task_id=task.id, unit=body.unit, period_key=period.key if period else "",
-                                text=body.text, evidence=body.evidence, at=now, actor=body.actor)
+        await _progress(runtime, session, task, caller, body.text, now)
+        report = ProgressReport(task_id=task.id, unit=unit, period_key=period.key if period else "",
+                                text=body.text, evidence=body.evidence, at=now, actor=caller.subject)
         store.add_report(session, report)
         await session.flush()
         runtime.emit(session, TaskProgressReported(
             task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
-            unit=body.unit, period=period.key if period else None,
-            text=body.text[:EVENT_TEXT_LIMIT], evidence=body.evidence, at=now, actor=body.actor,
-        ))
+            unit=unit, period=period.key if period else None,
+            text=body.text[:EVENT_TEXT_LIMIT], evidence=body.evidence, at=now, actor=caller.subject,
+        ), tenant=task.tenant)
         return _public(report)
 
 
@@ -140,9 +145,18 @@ async def _task(session: AsyncSession, task_id: str, *, for_update: bool = False
     return task
 
 
-def _check_unit(task: TrackedTask, unit: str) -> None:
-    if unit != task.lead_unit and unit not in task.co_units:
-        raise HTTPException(403, f"{unit} is neither the lead unit nor a co-unit of task {task.id}")
+async def _reporting_unit(session: AsyncSession, caller: Principal, task: TrackedTask,
+                          asked: str | None) -> str:
+    units = list(dict.fromkeys([task.lead_unit, *task.co_units]))
+    if asked is not None and asked not in units:
+        raise HTTPException(403, f"{asked} is neither the lead unit nor a co-unit of task {task.id}")
+    paths = paths_of(units, await unit_paths(session, task.tenant, units))
+    mine = [unit for unit, path in zip(units, paths, strict=True) if in_scope(caller, path)]
+    if asked is not None and asked not in mine:
+        raise HTTPException(403, f"{asked} is outside your scope ({caller.unit})")
+    if not mine:
+        raise HTTPException(403, f"no unit of task {task.id} is yours ({caller.unit})")
+    return asked or mine[0]
 
 
 def _period(task: TrackedTask, key: str | None, now: datetime) -> Period | None:
@@ -177,12 +191,12 @@ async def _check_evidence(session: AsyncSession, task_id: str, hashes: list[str]
         raise HTTPException(422, f"evidence {', '.join(bad)} was not uploaded to task {task_id}")
 
 
-async def _progress(runtime: Runtime, session: AsyncSession, task: TrackedTask,
-                    body: ReportRequest, now: datetime) -> None:
+async def _progress(runtime: Runtime, session: AsyncSession, task: TrackedTask, caller: Principal,
+                    text: str, now: datetime) -> None:
     """A report is the lifecycle's progress action: 409 unless the task is signed or in progress."""
     try:
-        new, entry = record(task.status, Action.PROGRESS, at=now, actor=body.actor,
-                            comment=body.text[:EVENT_TEXT_LIMIT])
+        new, entry = record(task.status, Action.PROGRESS, at=now, actor=caller.subject,
+                            comment=text[:EVENT_TEXT_LIMIT])
     except TransitionRefused as refused:
         raise HTTPException(409, refused.reason) from None
     task.status = new.value
@@ -192,7 +206,8 @@ async def _progress(runtime: Runtime, session: AsyncSession, task: TrackedTask,
         task_id=task.id, item_id=task.item_id, title=task.title, lead_unit=task.lead_unit,
         action=entry.action, from_status=entry.from_status, to_status=entry.to_status,
         actor=entry.actor, comment=entry.comment, at=now, due=task.due,
-    ))
+        co_units=list(task.co_units),
+    ), tenant=task.tenant)
 
 
 def _public(report: ProgressReport) -> ReportPublic:

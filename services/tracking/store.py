@@ -7,11 +7,23 @@ from sqlalchemy import and_, func, or_, text, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.tracking import domain
-from services.tracking.lifecycle import CLOCK_RUNNING_STATUSES, OPEN_STATUSES, HistoryEntry
+from services.tracking import domain, search
+from services.tracking.lifecycle import (
+    CLOCK_RUNNING_STATUSES,
+    OPEN_STATUSES,
+    HistoryEntry,
+)
 from services.tracking.models import (
-    CalendarYearRow, Evidence, LedgerFilter, MissedReport, OrgUnitCopy, ProgressReport, ReportWatch,
-    TaskHistory, TaskMilestone, TrackedTask,
+    CalendarYearRow,
+    Evidence,
+    LedgerFilter,
+    MissedReport,
+    OrgUnitCopy,
+    ProgressReport,
+    ReportWatch,
+    TaskHistory,
+    TaskMilestone,
+    TrackedTask,
 )
 from services.tracking.workdays import WorkCalendar, YearCalendar, builtin_calendar
 from shared import org_copy
@@ -167,8 +179,9 @@ def below_ids(tenant: str, unit: str):
     return org_copy.below_ids(OrgUnitCopy, tenant, unit)
 
 
-def ledger_query(tenant: str, f: LedgerFilter, now: datetime):
-    query = select(TrackedTask).where(TrackedTask.tenant == tenant)
+async def ledger_query(session: AsyncSession, tenant: str, f: LedgerFilter, now: datetime):
+    mine = await search.matching(session, tenant, f.q) if f.q else TrackedTask.tenant == tenant
+    query = select(TrackedTask).where(mine)
     if f.unit and f.include_sub_units:
         query = query.where(col(TrackedTask.lead_unit).in_(subtree_ids(tenant, f.unit)))
     elif f.unit:
@@ -182,10 +195,6 @@ def ledger_query(tenant: str, f: LedgerFilter, now: datetime):
         query = query.where(col(TrackedTask.due) >= f.due_from)
     if f.due_to:
         query = query.where(col(TrackedTask.due) < f.due_to)
-    if f.q:
-        pattern = f"%{f.q.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(col(TrackedTask.title).ilike(pattern),
-                                col(TrackedTask.item_number).ilike(pattern)))
     if f.light:
         query = query.where(or_(*(_light_condition(light, now) for light in f.light)))
     return query
@@ -207,7 +216,7 @@ def _light_condition(light: str, now: datetime):
 async def ledger_page(session: AsyncSession, tenant: str, f: LedgerFilter, now: datetime,
                       after: tuple[datetime, str] | None, limit: int) -> list[TrackedTask]:
     """One page in (due, id) order: keyset paging stays fast however deep the page."""
-    query = ledger_query(tenant, f, now)
+    query = await ledger_query(session, tenant, f, now)
     due, ident = col(TrackedTask.due), col(TrackedTask.id)
     if after:
         # A row-value comparison, which both databases answer from the (…, due, id) indexes.
@@ -218,7 +227,7 @@ async def ledger_page(session: AsyncSession, tenant: str, f: LedgerFilter, now: 
 
 
 async def ledger_total(session: AsyncSession, tenant: str, f: LedgerFilter, now: datetime) -> int:
-    inner = ledger_query(tenant, f, now).subquery()
+    inner = (await ledger_query(session, tenant, f, now)).subquery()
     return (await session.exec(select(func.count()).select_from(inner))).one()
 
 

@@ -128,6 +128,20 @@ class WorkCalendar:
         return datetime.combine(day, local.time(), TZ)
 
 
+def working_days_late(calendar: WorkCalendar, *, due: datetime, at: datetime) -> int:
+    """How many working days late something done at ``at`` is for a deadline at ``due``.
+
+    The working days after the deadline's local date up to and including ``at``'s local date
+    (Asia/Shanghai): deadline Friday 17:30, done Monday 09:00 → 1. 0 when ``at <= due``, and also
+    0 when late on the deadline's own day or only on the days off after it (whether it was late
+    at all is ``at > due``, the caller's to decide). Holidays and 调休 working days count as the
+    calendar says; a year without data counts Mon–Fri.
+    """
+    if _local(at) <= _local(due):
+        return 0
+    return calendar.working_days_between(due, at)
+
+
 def _check_count(n: int) -> None:
     if n < 1:
         raise ValueError(f"the number of working days must be at least 1, got {n}")

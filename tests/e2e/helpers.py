@@ -4,6 +4,7 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import nats
 
@@ -16,8 +17,11 @@ def unit() -> str:
     return f"U-{uuid.uuid4().hex[:8]}"
 
 
+DEFAULT_DUE = timedelta(days=400)  # register's deadline when none is given
+
+
 def register(stack: ServiceStack, *units: str, due: datetime | None = None, headers=None) -> dict:
-    due = due or datetime.now(UTC) + timedelta(days=400)
+    due = due or datetime.now(UTC) + DEFAULT_DUE
     body = {
         "title": "落实安全生产专项整治",
         "source": {"kind": "leader_instruction", "ref": "领导批示〔2026〕12号"},
@@ -32,8 +36,22 @@ def inbox(stack: ServiceStack, recipient: str) -> list[dict]:
     return stack.notify.get(f"/api/v1/inbox/{recipient}").json()
 
 
-def score(stack: ServiceStack, unit_id: str) -> dict:
-    return stack.scoring.get(f"/api/v1/units/{unit_id}/score").json()
+def score(stack: ServiceStack, unit_id: str, period: str | None = None) -> dict:
+    """The unit's score for ``period`` (2026, 2026-Q4, 2026-11…; scoring's default: this year)."""
+    params = {"period": period} if period else None
+    return stack.scoring.get(f"/api/v1/units/{unit_id}/score", params=params).json()
+
+
+def year_of(moment: datetime) -> str:
+    """The assessment year (Beijing time) a moment falls in, as a scoring period."""
+    return str(moment.astimezone(ZoneInfo("Asia/Shanghai")).year)
+
+
+def tasks_led(stack: ServiceStack, unit_id: str, due: datetime | None = None) -> int:
+    """How many tasks scoring knows ``unit_id`` leads that are due in ``due``'s year (by default
+    the year of ``register``'s default deadline): its rates' ``tasks_due``."""
+    period = year_of(due or datetime.now(UTC) + DEFAULT_DUE)
+    return score(stack, unit_id, period)["rates"]["tasks_due"]
 
 
 def task(stack: ServiceStack, task_id: str) -> dict | None:
@@ -95,3 +113,31 @@ def published(stack: ServiceStack, event_type: str, **match) -> list[dict]:
         return [json.loads(m.data)["data"] for m in messages]
 
     return [d for d in asyncio.run(read()) if all(d.get(k) == v for k, v in match.items())]
+
+
+def org_units(stack: ServiceStack, parents: dict[str, str | None]) -> dict[str, str]:
+    """Create units in intake's org tree (as an administrator), parents first: ``{name: parent
+    name or None}`` in order; returns ``{name: unit id}``."""
+    ids = {name: unit() for name in parents}
+    admin = stack.as_("admin", service="intake")
+    for name, parent in parents.items():
+        response = admin.post("/api/v1/units", json={
+            "id": ids[name], "name": name, "parent_id": ids[parent] if parent else None})
+        assert response.status_code == 201, response.text
+    return ids
+
+
+def dead_letter(stack: ServiceStack, service: str, producer: str, containing: str):
+    """The message that ``service``'s consumer of ``producer``'s stream dead-lettered whose body
+    contains ``containing`` (waits for it); its headers say why."""
+    subject = f"duban.dlq.{service}.{service}__duban_{producer}"
+
+    async def read() -> list:
+        nc = await nats.connect(stack.nats.url)
+        try:
+            return await stream_messages(nc.jetstream(), subject, f"DUBAN_{service.upper()}")
+        finally:
+            await nc.close()
+
+    return wait_until(lambda: next((m for m in asyncio.run(read()) if containing.encode() in m.data), None),
+                      what=f"a dead letter on {subject} containing {containing}")

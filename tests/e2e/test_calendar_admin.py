@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 
 from services.tracking.workdays import WorkCalendar, YearCalendar, builtin_calendar
-from tests.e2e.helpers import published, set_clock, unit, wait_for_task
+from tests.e2e.helpers import published, score, set_clock, unit, wait_for_task
 from tests.support import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -27,8 +27,9 @@ def register(stack, *deadlines: dict) -> list[str]:
     return [t["id"] for t in response.json()["tasks"]]
 
 
-def load(client, year: int, data: dict, actor: str = "admin") -> dict:
-    response = client.put(f"/api/v1/calendar/{year}", json={**data, "actor": actor})
+def load(stack, year: int, data: dict) -> dict:
+    """Only an administrator loads a year (the calendar is the whole deployment's)."""
+    response = stack.as_("admin").put(f"/api/v1/calendar/{year}", json=data)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -45,9 +46,17 @@ def test_loading_a_year_moves_the_open_deadlines_in_working_days_that_span_it(st
     assert datetime.fromisoformat(before["due"]) == at("2027-01-04T17:30:00")
     assert before["calendar_fallback"] is True
     fixed_before = wait_for_task(stack, fixed)
+    counted_at_first = wait_until(lambda: [e for e in tracking_events(
+        stack, "duban.tracking.task.deadline_changed.v1") if e["task_id"] == counted],
+        what="the first count's deadline_changed")
+    assert counted_at_first[0]["previous_due"] is None
+    assert datetime.fromisoformat(counted_at_first[0]["due"]) == at("2027-01-04T17:30:00")
+    # scoring hears of the counted deadline, so the untouched task is in its unit's rates
+    wait_until(lambda: score(stack, before["lead_unit"], "2027-01")["rates"]["tasks_due"] == 1,
+               what="the counted task in scoring's rates")
 
-    saved = load(stack.tracking, 2027, JANUARY_2027)
-    assert saved["origin"] == "loaded" and saved["updated_by"] == "admin"
+    saved = load(stack, 2027, JANUARY_2027)
+    assert saved["origin"] == "loaded" and saved["updated_by"] == "admin@default"
     assert saved["holidays"] == JANUARY_2027["holidays"]
 
     after = stack.tracking.get(f"/api/v1/tasks/{counted}").json()
@@ -56,14 +65,14 @@ def test_loading_a_year_moves_the_open_deadlines_in_working_days_that_span_it(st
     assert after["calendar_fallback"] is False
     assert datetime.fromisoformat(after["next_reminder_at"]) == at("2026-12-30T17:30:00")
     assert after["history"][-1]["action"] == "deadline_changed"
-    assert after["history"][-1]["actor"] == "admin"
+    assert after["history"][-1]["actor"] == "admin@default"
     fixed_after = stack.tracking.get(f"/api/v1/tasks/{fixed}").json()
     for field in ("due", "calendar_fallback", "next_reminder_at", "history"):
         assert fixed_after[field] == fixed_before[field], field
 
     changed = wait_until(lambda: [e for e in tracking_events(
-        stack, "duban.tracking.task.deadline_changed.v1") if e["task_id"] == counted],
-        what="deadline_changed event")
+        stack, "duban.tracking.task.deadline_changed.v1") if e["task_id"] == counted
+        and e["previous_due"] is not None], what="deadline_changed event")
     assert len(changed) == 1
     assert datetime.fromisoformat(changed[0]["previous_due"]) == at("2027-01-04T17:30:00")
     assert datetime.fromisoformat(changed[0]["due"]) == at("2027-01-05T17:30:00")
@@ -73,15 +82,15 @@ def test_loading_a_year_moves_the_open_deadlines_in_working_days_that_span_it(st
     calendar_changed = wait_until(lambda: [e for e in tracking_events(
         stack, "duban.tracking.calendar.changed.v1") if e["year"] == 2027], what="calendar.changed")
     assert calendar_changed[0] == {"year": 2027, "holiday_count": 2, "workday_count": 1,
-                                   "actor": "admin"}
+                                   "actor": "admin@default"}
 
 
 def test_the_calendar_shows_each_years_origin(stack):
-    load(stack.tracking, 2027, JANUARY_2027)
+    load(stack, 2027, JANUARY_2027)
     listed = {y["year"]: y for y in stack.tracking.get("/api/v1/calendar").json()}
     assert {year: y["origin"] for year, y in listed.items()} == {
         2025: "builtin", 2026: "builtin", 2027: "loaded"}
-    assert listed[2027]["updated_by"] == "admin" and listed[2026]["updated_by"] is None
+    assert listed[2027]["updated_by"] == "admin@default" and listed[2026]["updated_by"] is None
 
     builtin = stack.tracking.get("/api/v1/calendar/2026").json()
     assert builtin["origin"] == "builtin" and "2026-10-01" in builtin["holidays"]
@@ -101,7 +110,7 @@ def test_the_calendar_shows_each_years_origin(stack):
     (2029, {"holidays": ["2029-01-06"], "workdays": ["2029-01-06"]}, "both holiday and workday"),
 ])
 def test_bad_calendar_data_is_refused_naming_the_bad_value(stack, year, data, message):
-    response = stack.tracking.put(f"/api/v1/calendar/{year}", json=data)
+    response = stack.as_("admin").put(f"/api/v1/calendar/{year}", json=data)
     assert response.status_code == 422
     assert message in response.json()["detail"]
     assert stack.tracking.get(f"/api/v1/calendar/{year}").json()["origin"] == "none"
@@ -113,7 +122,7 @@ def test_bad_calendar_data_is_refused_naming_the_bad_value(stack, year, data, me
     (2029, {"workdays": []}),
 ])
 def test_a_year_out_of_range_or_a_missing_list_is_refused(stack, year, data):
-    assert stack.tracking.put(f"/api/v1/calendar/{year}", json=data).status_code == 422
+    assert stack.as_("admin").put(f"/api/v1/calendar/{year}", json=data).status_code == 422
 
 
 def test_tasks_registered_while_a_year_is_saved_are_counted_on_the_saved_year(stack):
@@ -127,7 +136,7 @@ def test_tasks_registered_while_a_year_is_saved_are_counted_on_the_saved_year(st
 
     def loading() -> None:
         for i in range(10):
-            load(stack.tracking, 2027, other if i % 2 == 0 else JANUARY_2027)
+            load(stack, 2027, other if i % 2 == 0 else JANUARY_2027)
 
     threads = [threading.Thread(target=registering), threading.Thread(target=loading)]
     for thread in threads:
@@ -155,13 +164,13 @@ def register_on(stack, replica) -> dict:
 
 
 def test_every_replica_counts_on_the_calendar_saved_by_another(stack):
-    load(stack.tracking, 2027, JANUARY_2027)
+    load(stack, 2027, JANUARY_2027)
     stack.stack.start_service("tracking", key="tracking-2", port=free_port())
     stack.stack.wait_ready(["tracking-2"])
     replica = stack.client("tracking-2")
     try:
         assert replica.get("/api/v1/calendar/2028").json()["origin"] == "none"
-        load(stack.tracking, 2028, {"holidays": ["2028-01-03"], "workdays": []})
+        load(stack, 2028, {"holidays": ["2028-01-03"], "workdays": []})
         assert replica.get("/api/v1/calendar/2028").json()["origin"] == "loaded"
         stack.kill("tracking")  # tracking-2 alone handles the next assignment
         try:

@@ -9,7 +9,7 @@ import httpx
 import nats
 import pytest
 
-from tests.e2e.helpers import inbox, register, score, unit, wait_for_task
+from tests.e2e.helpers import inbox, register, tasks_led, unit, wait_for_task
 from tests.support import ServiceStack, backends, free_port, stream_messages, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -41,13 +41,13 @@ def test_same_event_delivered_twice_has_one_effect_everywhere(stack):
     event_id = asyncio.run(_republish_last_assignment(stack.nats.url, task_id))
     marker = register(stack, lead)  # published after the copy: once it is in, the copy was seen
     wait_until(lambda: len(inbox(stack, lead)) == 2, what="marker notice")
-    wait_until(lambda: score(stack, lead)["assigned"] == 2, what="marker counted")
+    wait_until(lambda: tasks_led(stack, lead) == 2, what="marker counted")
     wait_for_task(stack, marker["tasks"][0]["id"])
 
     notices = inbox(stack, lead)
     assert sorted(n["task_id"] for n in notices) == sorted([task_id, marker["tasks"][0]["id"]])
     assert [n["cause_event_id"] for n in notices].count(event_id) == 1
-    assert score(stack, lead)["assigned"] == 2
+    assert tasks_led(stack, lead) == 2
 
 
 @pytest.fixture(scope="module", params=backends())
@@ -79,12 +79,12 @@ def test_consumer_killed_while_events_flow_loses_and_doubles_nothing(crash_stack
 
     for u in units:
         wait_until(lambda: len(inbox(stack, u)) >= 1, what=f"notice for {u}")
-        wait_until(lambda: score(stack, u)["assigned"] >= 1, what=f"count for {u}")
+        wait_until(lambda: tasks_led(stack, u) >= 1, what=f"count for {u}")
         wait_for_task(stack, tasks[u])
     time.sleep(1)  # any doubled delivery would have landed by now
     for u in units:
         assert [n["task_id"] for n in inbox(stack, u)] == [tasks[u]]
-        assert score(stack, u)["assigned"] == 1
+        assert tasks_led(stack, u) == 1
 
 
 def test_replicas_of_a_service_share_the_work_and_apply_each_event_once(crash_stack):
@@ -109,13 +109,13 @@ def test_services_reconnect_after_nats_restarts_and_nothing_is_lost(crash_stack)
     stack = crash_stack
     stack.nats.stop()
     for name in ("intake", "tracking", "scoring", "notify"):
-        wait_until(lambda: stack.http[name].get("/readyz").status_code == 503, what=f"{name} not ready")
+        wait_until(lambda: stack.client(name).get("/readyz").status_code == 503, what=f"{name} not ready")
     # intake still takes the request: the event waits in its outbox until the bus is back
     lead = unit()
     item = register(stack, lead)
     stack.nats.start()  # same port, same store
     for name in ("intake", "tracking", "scoring", "notify"):
-        wait_until(lambda: stack.http[name].get("/readyz").status_code == 200, timeout=30,
+        wait_until(lambda: stack.client(name).get("/readyz").status_code == 200, timeout=30,
                    what=f"{name} ready again")
     notices = wait_until(lambda: inbox(stack, lead), timeout=30, what="notice after the outage")
     assert [n["task_id"] for n in notices] == [item["tasks"][0]["id"]]

@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.auth import mint
+from shared.settings import Settings
 from tests.support import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -39,26 +41,31 @@ def test_duban_up_serves_and_stops_cleanly(tmp_path, stop_signal):
         running = json.loads(run_file.read_text())
         assert set(running["pids"]) == {"nats", "intake", "tracking", "scoring", "notify"}
         base = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+        token = mint(Settings(data_dir=tmp_path / "data"), tenant="default", role="office")
+        signed_in = {"Authorization": f"Bearer {token}"}
 
-        item = httpx.post(f"{base['intake']}/api/v1/items", json={
+        item = httpx.post(f"{base['intake']}/api/v1/items", headers=signed_in, json={
             "title": "t", "source": {"kind": "leader_instruction", "ref": "r"},
             "tasks": [{"lead_unit": "U-001", "due": "2099-12-01T17:30:00+08:00"}],
         })
         assert item.status_code == 201
         task_id = item.json()["tasks"][0]["id"]
-        task = wait_until(lambda: (r := httpx.get(f"{base['tracking']}/api/v1/tasks/{task_id}"))
-                          .status_code == 200 and r.json(), what="task in tracking")
+        task = wait_until(lambda: (r := httpx.get(f"{base['tracking']}/api/v1/tasks/{task_id}",
+                                                  headers=signed_in)).status_code == 200 and r.json(),
+                          what="task in tracking")
         assert {"id", "lead_unit", "due", "status", "overdue"} <= set(task)
-        notices = wait_until(lambda: httpx.get(f"{base['notify']}/api/v1/inbox/U-001").json())
+        notices = wait_until(lambda: httpx.get(f"{base['notify']}/api/v1/inbox/U-001",
+                                               headers=signed_in).json())
         assert notices[0]["task_id"] == task_id and notices[0]["kind"] == "assigned"
-        score = wait_until(lambda: (s := httpx.get(f"{base['scoring']}/api/v1/units/U-001/score")
-                                    .json())["assigned"] and s)
-        assert score["overdue"] == 0 and score["entries"] == []
+        score = wait_until(lambda: (s := httpx.get(f"{base['scoring']}/api/v1/units/U-001/score?period=2099",
+                                                   headers=signed_in).json())["rates"]["tasks_due"] and s)
+        assert score["rates"]["overdue_count"] == 0 and score["entries"] == [] and score["total"] == 100
         for url in base.values():
             assert httpx.get(f"{url}/healthz").status_code == 200
             assert httpx.get(f"{url}/readyz").status_code == 200
             assert "duban_" in httpx.get(f"{url}/metrics").text
             assert httpx.get(f"{url}/openapi.json").status_code == 200
+            assert httpx.get(f"{url}/api/v1/audit").status_code == 401  # the API needs a token
             assert httpx.get(f"{url}/asyncapi.json").json()["asyncapi"].startswith("3.")
     finally:
         proc.send_signal(stop_signal)

@@ -73,7 +73,7 @@ def test_tasks_added_later_are_assigned_and_a_closed_item_takes_none(stack):
 
     for task in tasks:
         wait_for_task(stack, task["id"])
-        stack.tracking.post(f"/api/v1/tasks/{task['id']}/cancel", json={"actor": "office"})
+        stack.tracking.post(f"/api/v1/tasks/{task['id']}/cancel", json={})
     wait_until(lambda: stack.intake.get(f"/api/v1/items/{item['id']}").json()["status"] == "closed",
                what="销号")
     refused = stack.intake.post(f"/api/v1/items/{item['id']}/tasks", json={

@@ -4,19 +4,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.e2e.helpers import advance_clock, simulated_now, unit, wait_for_task
+from tests.e2e.helpers import advance_clock, org_units, simulated_now, unit, wait_for_task
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 def make_tree(stack) -> dict[str, str]:
-    ids = {name: unit() for name in ("root", "a", "b", "a1", "outside")}
-    for name, parent in (("root", None), ("a", "root"), ("b", "root"), ("a1", "a"), ("outside", None)):
-        response = stack.intake.post("/api/v1/units", json={
-            "id": ids[name], "name": name, "parent_id": ids[parent] if parent else None})
-        assert response.status_code == 201, response.text
-    return ids
+    return org_units(stack, {"root": None, "a": "root", "b": "root", "a1": "a", "outside": None})
 
 
 def register(stack, lead: str, due: datetime, **item) -> str:
@@ -71,7 +66,7 @@ def test_filters_by_unit_subtree_and_attributes(stack):
     assert (row["regime"], row["source_kind"], row["supervisor"], row["light"]) == (
         "comprehensive", "annual_key_work", "甲", "green")
 
-    stack.tracking.post(f"/api/v1/tasks/{t['a']}/sign", json={})
+    assert stack.as_("unit_head", tree["a"]).post(f"/api/v1/tasks/{t['a']}/sign").status_code == 200
     assert ids(ledger(stack, unit=root, status="signed")) == {t["a"]}
     assert ids(ledger(stack, unit=root, status=["signed", "assigned"])) == ids(everything)
 

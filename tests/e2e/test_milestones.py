@@ -30,12 +30,14 @@ def test_a_reached_milestone_is_kept_and_a_passed_one_is_flagged_once(stack):
     assert [(m["title"], m["reached_at"], m["missed"]) for m in task["milestones"]] == [
         ("完成方案", None, False), ("完成施工", None, False)]
 
-    stack.tracking.post(f"/api/v1/tasks/{task_id}/sign", json={})
-    reached = stack.tracking.post(f"/api/v1/tasks/{task_id}/milestones/0/reach", json={"actor": lead})
+    handler = stack.as_("unit_handler", lead)
+    handler.post(f"/api/v1/tasks/{task_id}/sign", json={})
+    reached = handler.post(f"/api/v1/tasks/{task_id}/milestones/0/reach", json={})
     assert reached.status_code == 200, reached.text
     assert reached.json()["milestones"][0]["reached_at"] is not None
-    assert stack.tracking.post(f"/api/v1/tasks/{task_id}/milestones/0/reach", json={}).status_code == 409
-    assert stack.tracking.post(f"/api/v1/tasks/{task_id}/milestones/7/reach", json={}).status_code == 404
+    assert reached.json()["history"][-1]["actor"] == f"unit_handler@{lead}"
+    assert handler.post(f"/api/v1/tasks/{task_id}/milestones/0/reach", json={}).status_code == 409
+    assert handler.post(f"/api/v1/tasks/{task_id}/milestones/7/reach", json={}).status_code == 404
 
     advance_clock(stack, timedelta(days=11))
     wait_until(lambda: missed_events(stack, task_id), what="milestone_missed")

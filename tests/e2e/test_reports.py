@@ -1,27 +1,16 @@
 """Progress reports with evidence files, and missed reports flagged once, through the real services."""
 
 import hashlib
-import struct
 import time
-import zlib
 from datetime import datetime, timedelta
 
 import pytest
 
 from services.tracking.reporting import period_of
 from tests.e2e.helpers import inbox, published, set_clock, simulated_now, unit, wait_for_task
-from tests.support import free_port, wait_until
+from tests.support import free_port, tiny_png, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-def png() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
-            + chunk(b"IEND", b""))
 
 
 def register(stack, lead: str, co_units: list[str], due: datetime, cycle: str = "month") -> str:
@@ -38,15 +27,15 @@ def register(stack, lead: str, co_units: list[str], due: datetime, cycle: str = 
     return task_id
 
 
-def upload(stack, task_id: str, data: bytes, media_type: str, filename: str = ""):
-    return stack.tracking.post(f"/api/v1/tasks/{task_id}/evidence", content=data,
-                               params={"filename": filename, "actor": "clerk"},
-                               headers={"content-type": media_type})
+def upload(client, task_id: str, data: bytes, media_type: str, filename: str = ""):
+    return client.post(f"/api/v1/tasks/{task_id}/evidence", content=data,
+                       params={"filename": filename}, headers={"content-type": media_type})
 
 
 def report(stack, task_id: str, unit_id: str, text: str = "本月已完成排查", **body):
-    return stack.tracking.post(f"/api/v1/tasks/{task_id}/reports",
-                               json={"unit": unit_id, "text": text, "actor": f"{unit_id}-clerk", **body})
+    """A report by ``unit_id``'s handler (the reporting unit comes from the caller's)."""
+    return stack.as_("unit_handler", unit_id).post(f"/api/v1/tasks/{task_id}/reports",
+                                                   json={"text": text, **body})
 
 
 def events(stack, event_type: str, task_id: str) -> list[dict]:
@@ -57,10 +46,11 @@ def test_units_report_with_evidence_and_the_lead_consolidates_the_co_units_parts
     lead, first, second, stranger = unit(), unit(), unit(), unit()
     task_id = register(stack, lead, [first, second], simulated_now(stack) + timedelta(days=120))
     assert report(stack, task_id, lead).status_code == 409  # sign for it first
-    assert stack.tracking.post(f"/api/v1/tasks/{task_id}/sign", json={"actor": lead}).status_code == 200
+    head = stack.as_("unit_head", lead)
+    assert head.post(f"/api/v1/tasks/{task_id}/sign", json={}).status_code == 200
 
-    photo = png()
-    uploaded = upload(stack, task_id, photo, "image/png", "现场照片.png")
+    photo = tiny_png()
+    uploaded = upload(stack.as_("unit_handler", first), task_id, photo, "image/png", "现场照片.png")
     assert uploaded.status_code == 201, uploaded.text
     sha = hashlib.sha256(photo).hexdigest()
     assert uploaded.json() == {"sha256": sha, "size": len(photo), "media_type": "image/png",
@@ -70,21 +60,23 @@ def test_units_report_with_evidence_and_the_lead_consolidates_the_co_units_parts
     assert fetched.headers["content-type"] == "image/png"
     assert stack.tracking.get(f"/api/v1/tasks/no-such/evidence/{sha}").status_code == 404
 
-    pdf = upload(stack, task_id, b"%PDF-1.7\n" + bytes(32), "image/png")
+    pdf = upload(head, task_id, b"%PDF-1.7\n" + bytes(32), "image/png")
     assert pdf.status_code == 415 and "declared image/png" in pdf.json()["detail"]
-    exe = upload(stack, task_id, b"MZ\x90\x00" + bytes(32), "application/octet-stream")
+    exe = upload(head, task_id, b"MZ\x90\x00" + bytes(32), "application/octet-stream")
     assert exe.status_code == 415 and "allowed are" in exe.json()["detail"]
-    assert upload(stack, "no-such-task", photo, "image/png").status_code == 404
+    assert upload(head, "no-such-task", photo, "image/png").status_code == 404
 
     part = report(stack, task_id, first, "协办部分：已排查 12 家企业", evidence=[sha])
     assert part.status_code == 201, part.text
     key = period_of("month", simulated_now(stack)).key
     assert part.json()["period"] == key and part.json()["evidence"] == [sha]
+    assert (part.json()["unit"], part.json()["actor"]) == (first, f"unit_handler@{first}")
     view = stack.tracking.get(f"/api/v1/tasks/{task_id}").json()
     assert view["status"] == "in_progress" and view["history"][-1]["action"] == "progress"
 
-    refused = report(stack, task_id, stranger)
+    refused = head.post(f"/api/v1/tasks/{task_id}/reports", json={"unit": stranger, "text": "代报"})
     assert refused.status_code == 403 and "neither the lead unit nor a co-unit" in refused.json()["detail"]
+    assert report(stack, task_id, stranger).status_code == 404  # not on the task: it cannot see it
     unknown = report(stack, task_id, lead, evidence=["0" * 64])
     assert unknown.status_code == 422 and "0" * 64 in unknown.json()["detail"]
     assert report(stack, task_id, lead, period="2026-13").status_code == 422
@@ -111,7 +103,7 @@ def test_a_monthly_reporting_task_with_a_missed_report_is_flagged_once(stack):
     set_clock(stack, datetime.fromisoformat("2026-11-05T10:00:00+08:00"))
     lead, co_unit = unit(), unit()
     task_id = register(stack, lead, [co_unit], datetime.fromisoformat("2027-03-31T17:30:00+08:00"))
-    stack.tracking.post(f"/api/v1/tasks/{task_id}/sign", json={"actor": lead})
+    stack.as_("unit_head", lead).post(f"/api/v1/tasks/{task_id}/sign")
     november = report(stack, task_id, lead, "11 月进展：已完成隐患排查")
     assert november.status_code == 201 and november.json()["period"] == "2026-11"
 

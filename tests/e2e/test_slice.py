@@ -1,13 +1,13 @@
 """The foundation slice through all four services on a real bus (SQLite and PostgreSQL)."""
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.e2e.helpers import (
-    advance_clock, inbox, register, score, simulated_now, task, unit, wait_for_task,
+    advance_clock, inbox, register, score, simulated_now, task, tasks_led, unit, wait_for_task, year_of,
 )
 from tests.support import wait_until
 
@@ -28,8 +28,12 @@ def test_item_with_two_tasks_reaches_tracking_notify_and_scoring(stack):
     for lead, t in ((a, item["tasks"][0]), (b, item["tasks"][1])):
         notices = wait_until(lambda: inbox(stack, lead), what=f"notice for {lead}")
         assert [(n["kind"], n["task_id"]) for n in notices] == [("assigned", t["id"])]
-        counts = wait_until(lambda: score(stack, lead)["assigned"] == 1 and score(stack, lead))
-        assert counts["overdue"] == 0 and counts["entries"] == []
+        due = datetime.fromisoformat(t["due"])
+        wait_until(lambda: tasks_led(stack, lead, due) == 1, what=f"scoring to know {lead}'s task")
+        for period in (None, year_of(due)):  # nothing earned yet, this year or in the deadline's
+            counts = score(stack, lead, period)
+            assert counts["rates"]["overdue_count"] == 0 and counts["entries"] == []
+            assert counts["total"] == counts["base"] == 100
 
 
 def test_bad_body_is_422_naming_the_fields_and_stores_nothing(stack):
@@ -91,8 +95,9 @@ def test_deadline_passing_gives_one_overdue_event_notice_and_ledger_entry(stack)
     notices = [n for n in inbox(stack, lead) if n["kind"] in ("assigned", "overdue")]
     assert sorted(n["kind"] for n in notices) == ["assigned", "overdue"]
     final = score(stack, lead)
-    assert final["overdue"] == 1 and len(final["entries"]) == 1
-    assert final["entries"][0]["points"] < 0
+    assert final["rates"]["overdue_count"] == 1
+    assert [(e["rule"], e["task_id"]) for e in final["entries"]] == [("overdue.lead", task_id)]
+    assert final["entries"][0]["points"] < 0 and final["total"] < final["base"]
     assert final["entries"][0]["cause_event_id"] == entries[0]["cause_event_id"]
     overdue_notice = next(n for n in notices if n["kind"] == "overdue")
     assert overdue_notice["cause_event_id"] == entries[0]["cause_event_id"]
@@ -127,4 +132,4 @@ def test_same_idempotency_key_twice_creates_one_item(stack):
     wait_until(lambda: inbox(stack, lead), what="the one notice")
     time.sleep(1)
     assert len(inbox(stack, lead)) == 1
-    assert score(stack, lead)["assigned"] == 1
+    assert tasks_led(stack, lead, datetime.fromisoformat(body["tasks"][0]["due"])) == 1

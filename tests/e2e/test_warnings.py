@@ -41,7 +41,8 @@ def test_approaching_and_stagnant_fire_once_and_a_report_restarts_the_stagnation
     settle()
     assert len(events(stack, "stagnant", task_id)) == 1
 
-    stack.tracking.post(f"/api/v1/tasks/{task_id}/sign", json={"actor": lead})  # activity
+    signed = stack.as_("unit_head", lead).post(f"/api/v1/tasks/{task_id}/sign")  # activity
+    assert signed.status_code == 200, signed.text
     assert task(stack, task_id)["stagnant"] is False
 
     set_clock(stack, MONDAY + timedelta(days=15, hours=1))  # Tuesday before the Friday deadline

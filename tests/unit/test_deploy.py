@@ -43,3 +43,28 @@ def test_collector_sends_traces_to_jaeger():
     assert collector["service"]["pipelines"]["traces"]["exporters"] == ["otlp/jaeger"]
     assert compose()["services"]["intake"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] \
         == "http://otel-collector:4317"
+
+
+def test_nats_users_are_what_duban_nats_config_generates(capsys):
+    from duban.cli import main
+
+    assert main(["nats-config"]) == 0
+    generated = capsys.readouterr().out
+    assert (ROOT / "deploy/nats/auth.conf").read_text() == generated, \
+        "deploy/nats/auth.conf is stale: run `duban nats-config -o deploy/nats/auth.conf`"
+
+
+def test_compose_gives_nats_the_users_and_each_service_its_own():
+    from duban.nats_config import users
+
+    services = compose()["services"]
+    nats = services["nats"]
+    assert "./deploy/nats/auth.conf:/etc/nats/auth.conf:ro" in nats["volumes"]
+    assert 'include "auth.conf"' in (ROOT / "deploy/nats/nats.conf").read_text()
+    passwords = nats["environment"]
+    for user in users():  # required from the environment, never a default in the file
+        assert passwords[user.password_variable].startswith(f"${{{user.password_variable}:?")
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert env[f"DUBAN_{name.upper()}_NATS_USER"] == name
+        assert env[f"DUBAN_{name.upper()}_NATS_PASSWORD"] == passwords[f"{name.upper()}_NATS_PASSWORD"]

@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 from services.intake import domain as intake
 from services.intake.models import ItemCreate
 from services.notify import domain as notify
-from services.scoring import domain as scoring
 from services.tracking import domain as tracking
 from shared.events import ItemRegistered, TaskAssigned
 
@@ -55,12 +54,6 @@ def test_overdue_only_when_open_and_past_the_deadline():
     assert not tracking.is_overdue(due=due, status="assigned", now=NOW - timedelta(seconds=1))
     assert not tracking.is_overdue(due=due, status="accepted", now=NOW + timedelta(days=1))
     assert not tracking.is_overdue(due=due, status="cancelled", now=NOW + timedelta(days=1))
-
-
-def test_overdue_costs_points_and_totals_add_up():
-    points = scoring.points_for_overdue("整治")
-    assert points.points < 0 and "整治" in points.reason
-    assert scoring.total([points.points, points.points, 5]) == 5 + 2 * points.points
 
 
 def test_notices_speak_chinese_and_show_the_deadline_in_beijing_time():

@@ -3,24 +3,14 @@
 import asyncio
 import hashlib
 import io
-import struct
 import zipfile
-import zlib
 from pathlib import Path
 
 import pytest
 
 from services.tracking.evidence import DOCX, XLSX, EvidenceRefused, EvidenceStore, agrees
 from shared.settings import Settings
-
-
-def png() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
-            + chunk(b"IEND", b""))
+from tests.support import tiny_png
 
 
 def office(*names: str) -> bytes:
@@ -32,7 +22,7 @@ def office(*names: str) -> bytes:
 
 
 SAMPLES = {
-    "image/png": png(),
+    "image/png": tiny_png(),
     "image/jpeg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(32),
     "image/gif": b"GIF89a" + bytes(16),
     "image/webp": b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(16),

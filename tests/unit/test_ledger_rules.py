@@ -1,10 +1,12 @@
-"""The ledger's stored yellow moment agrees with the light the task view computes."""
+"""The ledger's stored yellow moment agrees with the light the task view computes; its text
+search finds a short phrase as the range of trigrams it begins."""
 
 from datetime import UTC, datetime, timedelta
+from itertools import product
 
 import pytest
 
-from services.tracking import domain
+from services.tracking import domain, search
 from services.tracking.workdays import builtin_calendar
 
 CAL = builtin_calendar()
@@ -22,7 +24,7 @@ def test_stored_yellow_moment_gives_the_same_light_as_the_view_at_every_hour(day
     due = START + timedelta(days=days, hours=7)
     task = Task(START, due, status)
     yellow = domain.yellow_at(assigned_at=START, due=due, calendar=CAL)
-    for hours in range(0, int((due - START).total_seconds() // 3600) + 30):
+    for hours in range(int((due - START).total_seconds() // 3600) + 30):
         now = START + timedelta(hours=hours)
         view = domain.task_light(task=task, now=now, calendar=CAL)
         stored = domain.ledger_light(status=status, due=due, yellow=yellow, extension_pending=False,
@@ -52,7 +54,7 @@ def test_stored_stagnant_moment_agrees_with_the_views_stagnation(start_day, star
     task = Task(START, last + timedelta(days=60))
     task.last_activity_at = last
     moment = domain.stagnant_at(last_activity=last, calendar=CAL)
-    for hours in range(0, 24 * 20):
+    for hours in range(24 * 20):
         now = last + timedelta(hours=hours)
         assert domain.task_stagnant(task=task, now=now, calendar=CAL) == (now >= moment), now
 
@@ -67,3 +69,16 @@ def test_the_warning_policy_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("DUBAN_TRACKING_YELLOW_TIME_USED", "1.5")
     with pytest.raises(ValueError, match="yellow_time_used"):
         load_policy()
+
+
+@pytest.mark.parametrize("q", ["水", "水利", "利水", "a", "Db", "-2", "%", "\x1f", "9\x1f"])
+def test_a_short_phrase_is_the_range_of_the_trigrams_it_begins(q):
+    low, high = search.trigram_range(q)
+    near = {chr(ord(c) + d) for c in q.lower() + "a\x1f" for d in (-1, 0, 1)}
+    terms = ["".join(t) for t in product(sorted(near), repeat=3)]  # as the index folds them
+    assert {t for t in terms if low <= t < high} == {t for t in terms if t.startswith(q.lower())}
+
+
+@pytest.mark.parametrize("q", ["É", "aÉ", "ß", "Ω"])
+def test_a_short_phrase_with_letters_python_may_fold_unlike_sqlite_is_not_looked_up(q):
+    assert search.trigram_range(q) is None

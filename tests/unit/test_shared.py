@@ -9,7 +9,7 @@ from shared.clock import Clock, ClockRefused, parse_duration
 from shared.db import async_url
 from shared.events import CATALOGUE, Envelope, TaskAssigned, envelope
 from shared.settings import Settings, ServiceSettings
-from shared.streams import StreamSpec, dead_letter_subject
+from shared.streams import StreamSpec, dead_letter_subject, stream_of
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -70,6 +70,11 @@ def test_every_event_type_is_versioned_and_owned_by_its_producer_stream():
         service = event_type.split(".")[1]
         assert event_type.startswith(f"duban.{service}.") and event_type.endswith(".v1")
         assert StreamSpec(service).events_subject == f"duban.{service}.>"
+
+
+def test_the_oa_stream_takes_only_the_oas_subjects():
+    config = stream_of("oa").config(Settings())
+    assert config.name == "DUBAN_OA" and config.subjects == ["duban.oa.>"]
 
 
 def test_stream_keeps_history_and_holds_its_owners_dead_letters():

@@ -5,6 +5,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from services.tracking.domain import late_working_days
+from services.tracking.lifecycle import Action
 from services.tracking.workdays import (
     BUILTIN,
     TZ,
@@ -12,6 +14,7 @@ from services.tracking.workdays import (
     WorkCalendar,
     YearCalendar,
     builtin_calendar,
+    working_days_late,
 )
 
 CAL = builtin_calendar()
@@ -160,3 +163,111 @@ def test_builtin_data_is_2025_and_2026():
 def test_naive_datetimes_and_counts_below_one_are_value_errors(call):
     with pytest.raises(ValueError):
         call()
+
+
+# ---- working days late: the working days after the deadline's day up to and including the
+# day it was done (on the deadline's day itself, or only on days off after it, 0 though late)
+
+
+def late(due: datetime, at: datetime, calendar: WorkCalendar = CAL) -> int:
+    return working_days_late(calendar, due=due, at=at)
+
+
+FRIDAY_DEADLINE = local(2026, 3, 6, 17, 30)
+
+
+@pytest.mark.parametrize("at, days", [
+    (local(2026, 3, 2, 9, 0), 0),  # days early
+    (local(2026, 3, 6, 17, 29), 0),
+    (local(2026, 3, 6, 17, 30), 0),  # at the deadline: on time
+    (local(2026, 3, 6, 17, 31), 0),  # late, but on the deadline's own day
+    (local(2026, 3, 6, 23, 59), 0),
+    (local(2026, 3, 7, 10, 0), 0),  # Saturday
+    (local(2026, 3, 8, 23, 59), 0),  # Sunday
+    (local(2026, 3, 9, 0, 0), 1),  # Monday, at midnight already
+    (local(2026, 3, 9, 9, 0), 1),
+    (local(2026, 3, 9, 18, 0), 1),
+    (local(2026, 3, 10, 9, 0), 2),
+    (local(2026, 3, 16, 9, 0), 6),  # a week and a day: the weekend between is not counted
+])
+def test_late_counts_working_days_after_the_deadline_day_up_to_the_day_done(at, days):
+    assert late(FRIDAY_DEADLINE, at) == days
+
+
+@pytest.mark.parametrize("at, days", [
+    (local(2026, 10, 10, 9, 0), 1),  # 调休: Saturday 10-10 is a working day
+    (local(2026, 10, 11, 9, 0), 1),  # Sunday 10-11 is not
+    (local(2026, 10, 12, 9, 0), 2),
+])
+def test_a_tiaoxiu_saturday_counts_as_a_working_day_late(at, days):
+    assert late(local(2026, 10, 9, 17, 30), at) == days
+
+
+def test_a_deadline_on_a_tiaoxiu_saturday_is_one_day_late_on_monday():
+    due = CAL.add_working_days(local(2026, 9, 30, 10, 0), 3).due
+    assert due == local(2026, 10, 10, 17, 30)
+    assert late(due, local(2026, 10, 10, 20, 0)) == 0
+    assert late(due, local(2026, 10, 11, 9, 0)) == 0
+    assert late(due, local(2026, 10, 12, 9, 0)) == 1
+
+
+@pytest.mark.parametrize("at, days", [
+    *[(local(2026, 10, d, 10, 0), 0) for d in range(1, 8)],  # 国庆 10-01..10-07: all off
+    (local(2026, 10, 8, 9, 0), 1),
+    (local(2026, 10, 9, 9, 0), 2),
+    (local(2026, 10, 10, 9, 0), 3),  # the 调休 Saturday after it
+    (local(2026, 10, 11, 9, 0), 3),
+    (local(2026, 10, 12, 9, 0), 4),
+])
+def test_the_2026_national_day_holiday_is_not_counted(at, days):
+    assert late(local(2026, 9, 30, 17, 30), at) == days
+
+
+def test_a_deadline_on_a_holiday_counts_from_the_next_working_day():
+    assert late(local(2026, 10, 3, 12, 0), local(2026, 10, 7, 12, 0)) == 0
+    assert late(local(2026, 10, 3, 12, 0), local(2026, 10, 8, 9, 0)) == 1
+
+
+def test_late_across_new_year_counts_the_tiaoxiu_sunday_jan_4():
+    # 2026-01-01..03 are off, Sunday 01-04 is a working day
+    assert late(local(2025, 12, 31, 17, 30), local(2026, 1, 3, 9, 0)) == 0
+    assert late(local(2025, 12, 31, 17, 30), local(2026, 1, 4, 9, 0)) == 1
+    assert late(local(2025, 12, 31, 17, 30), local(2026, 1, 5, 9, 0)) == 2
+
+
+def test_late_is_counted_on_shanghai_dates():
+    assert late(FRIDAY_DEADLINE, datetime(2026, 3, 8, 15, 59, tzinfo=UTC)) == 0  # Sun 23:59
+    assert late(FRIDAY_DEADLINE, datetime(2026, 3, 8, 16, 0, tzinfo=UTC)) == 1  # Mon 00:00
+    due_utc = datetime(2026, 3, 6, 9, 30, tzinfo=UTC)  # the same Friday 17:30 in Shanghai
+    assert late(due_utc, local(2026, 3, 9, 9, 0)) == 1
+
+
+def test_late_without_holiday_data_counts_monday_to_friday():
+    assert late(local(2026, 9, 30, 17, 30), local(2026, 10, 8, 9, 0), WorkCalendar({})) == 6
+    assert late(local(2027, 1, 29, 17, 30), local(2027, 2, 1, 9, 0)) == 1  # no 2027 data: Mon
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_late_by_n_at_the_end_of_the_nth_working_day_after_the_deadline(n):
+    for start in starts_in_2026(step=3):
+        due = CAL.add_working_days(start, 3).due
+        assert late(due, CAL.add_working_days(due, n).due) == n
+        assert late(due, CAL.working_days_before(due, n)) == 0
+
+
+@pytest.mark.parametrize("call", [
+    lambda: late(datetime(2026, 3, 6, 17, 30), local(2026, 3, 9)),
+    lambda: late(FRIDAY_DEADLINE, datetime(2026, 3, 9, 9, 0)),
+])
+def test_late_with_naive_datetimes_is_a_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_only_an_acceptance_carries_working_days_late():
+    monday = local(2026, 3, 9, 9, 0)
+    assert late_working_days(Action.ACCEPT, due=FRIDAY_DEADLINE, at=monday, calendar=CAL) == 1
+    assert late_working_days(Action.ACCEPT, due=monday, at=FRIDAY_DEADLINE, calendar=CAL) == 0
+    for action in Action:
+        if action is not Action.ACCEPT:
+            assert late_working_days(action, due=FRIDAY_DEADLINE, at=monday, calendar=CAL) == 0
