@@ -5,7 +5,7 @@ equal to its type, with ``Nats-Msg-Id`` set to the event id and the W3C trace co
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -162,6 +162,76 @@ class OaOrgUnitUpdated(EventData):
         return self.unit_id
 
 
+PersonRole = Literal["head", "handler", "leader", "supervisor"]
+
+
+class PersonFields(BaseModel):
+    """A person of the org chart as notify needs them: where they sit, what they are, how to reach them."""
+
+    person_id: str = Field(min_length=1, max_length=64, pattern=UNIT_ID_PATTERN)
+    name: str = Field(min_length=1, max_length=128)
+    unit_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=UNIT_ID_PATTERN)
+    roles: list[PersonRole] = Field(default_factory=list)  # head: 负责人, handler: 经办人, leader, supervisor
+    email: str = Field(default="", max_length=254)
+    mobile: str = Field(default="", max_length=32)
+    wecom_user: str = Field(default="", max_length=64)  # ids in the messengers, for @-mentions
+    dingtalk_user: str = Field(default="", max_length=64)
+    feishu_user: str = Field(default="", max_length=64)
+    active: bool = True
+
+
+class OaPersonUpdated(PersonFields, EventData):
+    TYPE: ClassVar[str] = "duban.oa.person.updated.v1"
+    SUMMARY: ClassVar[str] = (
+        "Published by the OA: a person's current state in the OA's org chart (unit, roles, contacts). "
+        "intake records it (person.changed follows)."
+    )
+
+    def entity_id(self) -> str:
+        return self.person_id
+
+
+class PersonChanged(PersonFields, EventData):
+    TYPE: ClassVar[str] = "duban.intake.person.changed.v1"
+    SUMMARY: ClassVar[str] = (
+        "A person was created, changed or deactivated; carries the person's whole state after the "
+        "change, so a copy can upsert from any single event."
+    )
+
+    change: Literal["created", "updated", "deactivated", "reactivated"]
+
+    def entity_id(self) -> str:
+        return self.person_id
+
+
+class OaTask(BaseModel):
+    lead_unit: str = Field(min_length=1, max_length=64, pattern=UNIT_ID_PATTERN)
+    co_units: list[str] = Field(default_factory=list, max_length=50)
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    responsible_person: str = Field(default="", max_length=128)
+    due: AwareDatetime | None = None  # either a time or N working days
+    due_working_days: int | None = Field(default=None, ge=1, le=366)
+
+
+class OaInstructionIssued(EventData):
+    TYPE: ClassVar[str] = "duban.oa.instruction.issued.v1"
+    SUMMARY: ClassVar[str] = (
+        "Published by the OA: a leader's instruction (领导批示) handed to supervision. intake registers "
+        "it as an item (source leader_instruction) with its tasks; one item per instruction_id."
+    )
+
+    instruction_id: str = Field(min_length=1, max_length=128)  # the OA's own id (e.g. 批示文号)
+    title: str = Field(min_length=1, max_length=500)
+    leader: str = Field(default="", max_length=128)  # the instructing / supervising leader
+    supervisor: str = Field(default="", max_length=128)
+    requirements: str = Field(default="", max_length=20_000)
+    urgency: Literal["extra_urgent", "urgent", "normal"] = "normal"
+    tasks: list[OaTask] = Field(min_length=1, max_length=1000)
+
+    def entity_id(self) -> str:
+        return self.instruction_id
+
+
 class ItemClosed(EventData):
     TYPE: ClassVar[str] = "duban.intake.item.closed.v1"
     SUMMARY: ClassVar[str] = "Every task of an item is closed: the item is closed off the ledger (销号)."
@@ -266,6 +336,8 @@ class CalendarChanged(EventData):
     holiday_count: int
     workday_count: int
     actor: str
+    holidays: list[date] = Field(default_factory=list)  # the year's days, so others can keep a copy
+    workdays: list[date] = Field(default_factory=list)
 
     def entity_id(self) -> str:
         return str(self.year)
@@ -445,6 +517,8 @@ class ActionTriggered(EventData):
     persons: list[str] = Field(default_factory=list)
     reason: str
     cause_event_id: str
+    # set when the rule set calls for a follow-up: intake opens an item for the unit, due in N working days
+    follow_up_working_days: int | None = None
 
     def entity_id(self) -> str:
         return self.unit

@@ -74,11 +74,9 @@ async def register_item(
 
 async def _register(runtime: Runtime, caller: Principal, body: ItemCreate, now, key: str | None,
                     fingerprint: str) -> tuple[Item, list[Task]]:
-    tenant, year = caller.tenant, domain.numbering_year(now)
+    tenant = caller.tenant
     async with runtime.unit_of_work() as session:
-        number = domain.item_number(year, await store.next_sequence(session, tenant, year))
-        item, tasks = domain.plan_item(body, tenant=tenant, number=number, now=now)
-        store.add_item(session, item, tasks)
+        item, tasks = await store.open_item(session, body, tenant=tenant, now=now)
         if key:
             store.add_key(session, IdempotencyKey(tenant=tenant, key=key, request_hash=fingerprint,
                                                   item_id=item.id, created_at=now))

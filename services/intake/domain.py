@@ -5,8 +5,10 @@ import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from services.intake.models import Item, ItemCreate, OrgUnit, OrgUnitCreate, Task, TaskCreate
-from shared.events import EventData, ItemRegistered, OrgUnitChanged, SourceRef, TaskAssigned
+from services.intake.models import (
+    Item, ItemCreate, OrgUnit, OrgUnitCreate, Regime, SourceIn, SourceKind, Task, TaskCreate, Urgency,
+)
+from shared.events import ActionTriggered, EventData, ItemRegistered, OrgUnitChanged, SourceRef, TaskAssigned
 
 OFFICE_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -213,3 +215,27 @@ def reactivate_conflict(unit: OrgUnit, parent: OrgUnit | None) -> str | None:
 def unit_changed(unit: OrgUnit, change: str) -> OrgUnitChanged:
     return OrgUnitChanged(change=change, unit_id=unit.id, name=unit.name, parent_id=unit.parent_id,
                           active=unit.active, path=decode_path(unit.path))
+
+
+# ---- follow-up items for assessment actions ---------------------------------------------------
+
+ACTION_WORDS = {"notice": "通报", "written_inquiry": "函询", "talk": "约谈", "admonishment": "诫勉谈话",
+                "award_ineligible": "取消评优资格", "discipline": "移交纪检"}
+FOLLOW_UP_TASKS = {"written_inquiry": "就函询事项作出书面说明", "talk": "落实约谈要求，报送整改报告",
+                   "admonishment": "落实诫勉谈话要求，报送整改情况"}
+
+
+def follow_up_item(action: ActionTriggered, *, event_id: str) -> ItemCreate:
+    """The item an assessment action opens for the unit (限时办结, 紧急): one task due in the
+    working days the rule set gives, its source the action's event."""
+    word = ACTION_WORDS.get(action.kind, action.kind)
+    return ItemCreate(
+        title=f"{action.year}年度考核{word}整改",
+        source=SourceIn(kind=SourceKind.other, ref=f"考核{word} {event_id}"),
+        regime=Regime.time_limited,
+        urgency=Urgency.urgent,
+        requirements=f"{action.reason}。" + (f"涉及人员：{'、'.join(action.persons)}。" if action.persons else ""),
+        tasks=[TaskCreate(lead_unit=action.unit, title=FOLLOW_UP_TASKS.get(action.kind, f"落实{word}要求"),
+                          responsible_person=action.persons[0] if action.persons else "",
+                          due_working_days=action.follow_up_working_days)],
+    )

@@ -1,11 +1,12 @@
-"""intake's bus subscriptions: its copy of task statuses, closing items off the ledger, and the OA's
-org chart."""
+"""intake's bus subscriptions: its copy of task statuses, closing items off the ledger, the OA's
+org chart, and follow-up items for assessment actions."""
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake import domain, org, store
 from shared.consumer import PoisonMessage, Subscription
 from shared.events import (
+    ActionTriggered,
     Envelope,
     ItemClosed,
     OaOrgUnitUpdated,
@@ -40,7 +41,19 @@ async def on_oa_org_unit_updated(event: OaOrgUnitUpdated, env: Envelope, session
         add_event(session, envelope(change, source="/duban/intake", tenant=env.tenant, time=env.time))
 
 
+async def on_action_triggered(event: ActionTriggered, env: Envelope, session: AsyncSession) -> None:
+    """Open the follow-up item the rule set calls for (e.g. a written answer to a 函询), counted
+    from when the action was triggered. The action's event id is unique, so it opens one item."""
+    if event.follow_up_working_days is None:
+        return
+    body = domain.follow_up_item(event, event_id=env.id)
+    item, tasks = await store.open_item(session, body, tenant=env.tenant, now=env.time)
+    for data in domain.registration_events(item, tasks):
+        add_event(session, envelope(data, source="/duban/intake", tenant=env.tenant, time=env.time))
+
+
 SUBSCRIPTIONS = [
     Subscription.to("tracking", {TaskStatusChanged.TYPE: on_task_status_changed}),
     Subscription.to("oa", {OaOrgUnitUpdated.TYPE: on_oa_org_unit_updated}, strict=True),
+    Subscription.to("scoring", {ActionTriggered.TYPE: on_action_triggered}),
 ]

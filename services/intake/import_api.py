@@ -63,14 +63,12 @@ async def import_items(request: Request, runtime: Runtime = Depends(runtime_of),
 
 
 async def _register_all(runtime: Runtime, caller: Principal, commands: list, now) -> ImportResult:
-    tenant, year = caller.tenant, domain.numbering_year(now)
+    tenant = caller.tenant
     imported = []
     async with runtime.unit_of_work() as session:
         await require_in_scope(caller, session, [u for cmd in commands for u in task_units(cmd.tasks)])
         for cmd in commands:
-            number = domain.item_number(year, await store.next_sequence(session, tenant, year))
-            item, tasks = domain.plan_item(cmd, tenant=tenant, number=number, now=now)
-            store.add_item(session, item, tasks)
+            item, tasks = await store.open_item(session, cmd, tenant=tenant, now=now)
             runtime.emit_all(session, domain.registration_events(item, tasks), tenant=tenant)
-            imported.append(ImportedItem(id=item.id, number=number, title=item.title, tasks=len(tasks)))
+            imported.append(ImportedItem(id=item.id, number=item.number, title=item.title, tasks=len(tasks)))
     return ImportResult(items=imported, tasks=sum(i.tasks for i in imported))

@@ -4,14 +4,23 @@ from sqlalchemy import func, literal, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from datetime import datetime
+
+from services.intake import domain
 from services.intake.domain import PATH_SEP
-from services.intake.models import IdempotencyKey, Item, ItemCounter, OrgUnit, Task
+from services.intake.models import IdempotencyKey, Item, ItemCounter, ItemCreate, OrgUnit, Task
 from shared.db import lock_until_commit, upsert_adding
 
 
-def add_item(session: AsyncSession, item: Item, tasks: list[Task]) -> None:
+async def open_item(session: AsyncSession, body: ItemCreate, *, tenant: str,
+                    now: datetime) -> tuple[Item, list[Task]]:
+    """Number an item (立项) and add it with its tasks."""
+    year = domain.numbering_year(now)
+    number = domain.item_number(year, await next_sequence(session, tenant, year))
+    item, tasks = domain.plan_item(body, tenant=tenant, number=number, now=now)
     session.add(item)
     session.add_all(tasks)
+    return item, tasks
 
 
 async def find_item(

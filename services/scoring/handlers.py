@@ -156,7 +156,8 @@ async def announce_actions(session: AsyncSession, env: Envelope, unit: str) -> N
     for action in domain.actions(rules, unit, year.year, criticisms, late):
         if await store.mark_action_sent(session, env.tenant, action):
             data = ActionTriggered(unit=unit, kind=action.kind, year=action.year, persons=list(action.persons),
-                                   reason=action.reason, cause_event_id=action.cause_event_id)
+                                   reason=action.reason, cause_event_id=action.cause_event_id,
+                                   follow_up_working_days=rules.follow_up.get(action.kind))
             key = f"{env.tenant}/{unit}/{action.year}/{action.kind}"
             add_event(session, envelope(data, source="/duban/scoring", tenant=env.tenant, time=env.time,
                                         id=uuid.uuid5(uuid.NAMESPACE_URL, key).hex))

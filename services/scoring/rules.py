@@ -7,13 +7,15 @@ sets from the start of a period on (see ``in_force``); without a switch the ship
 import json
 from decimal import Decimal
 from importlib import resources
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Points = Decimal
 Action = Literal["notice", "written_inquiry", "talk", "admonishment", "discipline"]
+Triggerable = Literal["notice", "written_inquiry", "talk", "admonishment", "discipline", "award_ineligible"]
+WorkingDays = Annotated[int, Field(ge=1, le=60)]
 
 
 class Strict(BaseModel):
@@ -91,6 +93,9 @@ class RuleSet(Strict):
     points: PointTable
     thresholds: Thresholds
     rankings: Rankings = Rankings()
+    # action → working days: intake opens a follow-up item for the unit, one task due that many
+    # working days after the action (e.g. a written answer to a 函询).
+    follow_up: dict[Triggerable, WorkingDays] = Field(default_factory=dict)
 
 
 class RuleSetError(ValueError):

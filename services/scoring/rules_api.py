@@ -8,7 +8,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from openpyxl import Workbook
 
-from services.scoring import handlers, reports, rules, store
+from services.scoring import handlers, periods, reports, rules, store
 from services.scoring.access import require_tenant_wide
 from services.scoring.api import period_or_422
 from services.scoring.models import RankingPublic, RuleSetPublic, RuleSetSwitchRequest, RuleSetVersion
@@ -93,10 +93,12 @@ def _default() -> RuleSetPublic:
 
 
 @router.post("/rule-sets/switch", response_model=dict,
-             responses={404: {"description": "no such version"}, 409: {"description": "the period is closed"}})
+             responses={404: {"description": "no such version"},
+                        409: {"description": "the period is closed or has begun"}})
 async def switch_rule_set(body: RuleSetSwitchRequest, caller: Principal = Depends(authorize),
                           runtime: Runtime = Depends(runtime_of)) -> dict:
-    """Score the tenant's facts from the start of ``from_period`` on by ``version``."""
+    """Score the tenant's facts from the start of ``from_period`` on by ``version``; the period
+    must not have begun."""
     require_tenant_wide(caller, "the rule set in force")
     period = period_or_422(body.from_period, runtime)
     async with runtime.unit_of_work() as session:
@@ -104,6 +106,10 @@ async def switch_rule_set(body: RuleSetSwitchRequest, caller: Principal = Depend
             raise HTTPException(404, f"no rule set version {body.version}")
         if await store.closed(session, caller.tenant, period.name):
             raise HTTPException(409, f"period {period.name} is closed")
+        if period.start <= periods.local_day(runtime.clock.now()):
+            # Every fact of a period is scored by one rule set, live and in a replay alike.
+            raise HTTPException(409, f"period {period.name} has begun: a rule set can be switched "
+                                     "only from a period that has not begun")
         data = RuleSetSwitched(version=body.version, from_period=period.name, switched_by=caller.subject)
         env = runtime.emit(session, data, tenant=caller.tenant)
         await handlers.on_rule_set_switched(data, env, session)

@@ -1,6 +1,6 @@
 """Traffic lights, stagnation and the reminder schedule of a task, as pure functions.
 
-Working-day arithmetic comes in as a parameter (``services.tracking.workdays.WorkCalendar``
+Working-day arithmetic comes in as a parameter (``shared.workdays.WorkCalendar``
 satisfies ``WorkingDays``); the current time always comes in as ``now``.
 """
 

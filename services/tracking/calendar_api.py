@@ -15,7 +15,7 @@ from services.tracking.lifecycle import HistoryEntry
 from services.tracking.models import (
     CalendarYearPublic, CalendarYearRequest, CalendarYearRow, CalendarYearSummary,
 )
-from services.tracking.workdays import CalendarError, WorkCalendar, YearCalendar, builtin_calendar
+from shared.workdays import CalendarError, WorkCalendar, YearCalendar, builtin_calendar
 from shared.access import authorize
 from shared.auth import Principal
 from shared.events import CalendarChanged, TaskDeadlineChanged
@@ -41,9 +41,10 @@ async def load_year(year: Year, body: CalendarYearRequest, runtime: Runtime = De
         previous = await store.calendar(session)
         row = await store.save_year(session, loaded, at=now, by=caller.subject)
         await _recount_deadlines(runtime, session, loaded, previous, caller.subject, now)
-        runtime.emit(session, CalendarChanged(year=year, holiday_count=len(loaded.holidays),
-                                              workday_count=len(loaded.workdays),
-                                              actor=caller.subject), tenant=caller.tenant)
+        runtime.emit(session, CalendarChanged(
+            year=year, holiday_count=len(loaded.holidays), workday_count=len(loaded.workdays),
+            actor=caller.subject, holidays=sorted(loaded.holidays), workdays=sorted(loaded.workdays)),
+            tenant=caller.tenant)
     return _public(year, {year: row})
 
 

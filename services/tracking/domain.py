@@ -13,7 +13,7 @@ from services.tracking.config import load_policy
 from services.tracking.lifecycle import (
     CLOCK_RUNNING_STATUSES, CLOSED_STATUSES, OPEN_STATUSES, Action, Status,
 )
-from services.tracking.workdays import TZ, WorkCalendar, YearCalendar, working_days_late
+from shared.workdays import TZ, WorkCalendar, YearCalendar, working_days_late
 
 DEFAULT_POLICY = load_policy()
 # Reminders chase the unit: not while the office reviews, nor while the clock is stopped.

@@ -32,7 +32,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol, TypeVar
 
 from services.tracking.lifecycle import Status
-from services.tracking.workdays import TZ
+from shared.workdays import TZ
 
 CYCLES = ("year", "half_year", "quarter", "month", "ten_days", "week", "day")
 REPORTING_STATUSES = frozenset({Status.ASSIGNED, Status.SIGNED, Status.IN_PROGRESS})

@@ -25,7 +25,7 @@ from services.tracking.models import (
     TaskMilestone,
     TrackedTask,
 )
-from services.tracking.workdays import WorkCalendar, YearCalendar, builtin_calendar
+from shared.workdays import WorkCalendar, YearCalendar, builtin_calendar
 from shared import org_copy
 from shared.db import insert_ignoring_duplicates
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from services.tracking.workdays import WorkCalendar, YearCalendar, builtin_calendar
+from shared.workdays import WorkCalendar, YearCalendar, builtin_calendar
 from tests.e2e.helpers import published, score, set_clock, unit, wait_for_task
 from tests.support import free_port, wait_until
 
@@ -82,7 +82,7 @@ def test_loading_a_year_moves_the_open_deadlines_in_working_days_that_span_it(st
     calendar_changed = wait_until(lambda: [e for e in tracking_events(
         stack, "duban.tracking.calendar.changed.v1") if e["year"] == 2027], what="calendar.changed")
     assert calendar_changed[0] == {"year": 2027, "holiday_count": 2, "workday_count": 1,
-                                   "actor": "admin@default"}
+                                   "actor": "admin@default", **JANUARY_2027}  # the days, for copies
 
 
 def test_the_calendar_shows_each_years_origin(stack):

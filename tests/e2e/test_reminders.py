@@ -8,7 +8,7 @@ import pytest
 
 from services.tracking.alerts import reminder_times
 from services.tracking.domain import DEFAULT_POLICY
-from services.tracking.workdays import builtin_calendar
+from shared.workdays import builtin_calendar
 from tests.e2e.helpers import advance_clock, inbox, published, register, simulated_now, unit, wait_for_task
 from tests.support import free_port, wait_until
 

@@ -368,8 +368,15 @@ def june(stack):
     wait_until(lambda: len(office.get("/api/v1/rankings", params={"period": "2026-06"}).json()["units"]) == 5,
                what="scoring's copy of the five units")
 
-    set_clock(stack, beijing("2026-06-01T09:00:00"))
+    # The month holds exactly the fifty tasks worked out by hand: no follow-up items for the
+    # written inquiries and talks it triggers (those are tested on their own).
+    set_clock(stack, beijing("2026-05-29T09:00:00"))
     try:
+        admin = scoring(stack, "admin", tenant=tenant)
+        assert publish(admin, rule_set("june-2026", follow_up={})).status_code == 201
+        assert admin.post("/api/v1/rule-sets/switch", json={"version": "june-2026", "from_period": "2026-06"}
+                          ).status_code == 200
+        set_clock(stack, beijing("2026-06-01T09:00:00"))
         fates: dict[str, str] = {}
         tasks: list[dict] = []
         for letter, plan in PLAN.items():
@@ -535,6 +542,55 @@ def test_an_overdue_penalty_reversed_on_appeal_no_longer_escalates(stack):
     assert after["rates"]["overdue_count"] == 1  # the task did go overdue; only its penalty is reversed
 
 
+def _resend(stack: ServiceStack, event: dict) -> None:
+    """Publish a CloudEvent again under a new Nats-Msg-Id, as a producer retrying after a lost ack would."""
+    async def send() -> None:
+        nc = await nats.connect(stack.nats.url)
+        try:
+            await nc.jetstream().publish(event["type"], json.dumps(event).encode(),
+                                         headers={"Nats-Msg-Id": uuid.uuid4().hex})
+        finally:
+            await nc.close()
+    asyncio.run(send())
+
+
+def test_a_written_inquiry_opens_one_follow_up_item_due_in_five_working_days(stack):
+    lead, intake = unit(), stack.as_("office", service="intake")
+    set_clock(stack, beijing("2026-09-22T10:00:00"))  # a Tuesday before 中秋 and 国庆
+    try:
+        item = register(stack, [{"lead_unit": lead, "due": beijing("2026-09-23T17:30:00").isoformat()}] * 2)
+        for t in item["tasks"]:
+            wait_for_task(stack, t["id"])
+        set_clock(stack, beijing("2026-09-24T10:00:00"))  # both overdue: 通报, then 函询
+        inquiry = wait_until(lambda: envelopes(stack, ACTION, unit=lead, kind="written_inquiry"),
+                             what="the written inquiry")[0]
+        assert inquiry["data"]["follow_up_working_days"] == 5
+        assert [e["data"]["follow_up_working_days"] for e in envelopes(stack, ACTION, unit=lead, kind="notice")
+                ] == [None]
+        head = stack.as_("unit_head", lead, service="tracking")
+
+        def follow_ups() -> list[dict]:
+            return [t for t in head.get("/api/v1/tasks").json()["items"] if t["item_id"] != item["id"]]
+        [follow_up] = wait_until(follow_ups, what="the follow-up task in tracking")
+        # Five working days after Thursday 24 Sep: 25 Sep and 1–7 Oct are holidays (中秋, 国庆).
+        assert datetime.fromisoformat(follow_up["due"]) == beijing("2026-10-09T17:30:00")
+        assert (follow_up["title"], follow_up["urgency"], follow_up["status"]) == (
+            "就函询事项作出书面说明", "urgent", "assigned")
+        opened = intake.get(f"/api/v1/items/{follow_up['item_id']}").json()
+        assert (opened["title"], opened["regime"], opened["source"]) == (
+            "2026年度考核函询整改", "time_limited", {"kind": "other", "ref": f"考核函询 {inquiry['id']}"})
+        assert inquiry["data"]["reason"] in opened["requirements"]
+
+        _resend(stack, inquiry)  # the same action again: still one follow-up item
+        other = unit()
+        _resend(stack, {**inquiry, "id": uuid.uuid4().hex, "data": {**inquiry["data"], "unit": other}})
+        wait_until(lambda: stack.as_("unit_head", other, service="tracking").get("/api/v1/tasks").json()["items"],
+                   what="the second unit's follow-up, after the resent one")
+        assert len(follow_ups()) == 1
+    finally:
+        set_clock(stack, datetime.now(UTC))
+
+
 # ---- 5. rule sets --------------------------------------------------------------------------------
 
 DEFAULT_YAML = yaml.safe_load(open(__file__.replace("tests/e2e/test_scoring.py",
@@ -646,12 +702,36 @@ def test_a_rule_set_without_rankings_makes_rankings_409_from_its_period_on(stack
     tenant = f"rules-{uuid.uuid4().hex[:8]}"
     admin, office = scoring(stack, "admin", tenant=tenant), scoring(stack, tenant=tenant)
     assert publish(admin, rule_set("no-ranks-1", rankings={"enabled": False})).status_code == 201
-    response = admin.post("/api/v1/rule-sets/switch", json={"version": "no-ranks-1", "from_period": "2026-11"})
-    assert response.status_code == 200, response.text
-    for period in ("2026-11", "2026-12", "2027"):
-        refused = office.get("/api/v1/rankings", params={"period": period})
-        assert refused.status_code == 409 and "no-ranks-1" in refused.json()["detail"], period
-    assert office.get("/api/v1/rankings", params={"period": "2026-10"}).status_code == 200
+    set_clock(stack, beijing("2026-11-20T10:00:00"))
+    try:
+        response = admin.post("/api/v1/rule-sets/switch", json={"version": "no-ranks-1", "from_period": "2026-12"})
+        assert response.status_code == 200, response.text
+        for period in ("2026-12", "2027"):
+            refused = office.get("/api/v1/rankings", params={"period": period})
+            assert refused.status_code == 409 and "no-ranks-1" in refused.json()["detail"], period
+        for period in ("2026-11", "2026"):
+            assert office.get("/api/v1/rankings", params={"period": period}).status_code == 200, period
+    finally:
+        set_clock(stack, datetime.now(UTC))
+
+
+def test_a_rule_set_cannot_be_switched_for_a_period_that_has_begun(stack):
+    """A period is scored by one rule set: a switch in its middle would score its first facts by
+    one set live and, in a replay, maybe otherwise; so it is refused and changes nothing."""
+    tenant = f"rules-{uuid.uuid4().hex[:8]}"
+    admin, office = scoring(stack, "admin", tenant=tenant), scoring(stack, tenant=tenant)
+    assert publish(admin, rule_set("late-1", points__criticism__office=-9)).status_code == 201
+    set_clock(stack, beijing("2026-11-20T10:00:00"))
+    try:
+        lead = unit()
+        for begun in ("2026-11", "2026-Q4", "2026-H2", "2026", "2026-01"):
+            refused = admin.post("/api/v1/rule-sets/switch", json={"version": "late-1", "from_period": begun})
+            assert refused.status_code == 409 and "has begun" in refused.json()["detail"], begun
+        bulletin(office, "criticism", "office", [lead], reason="十一月")
+        assert [e["rule_set_version"] for e in score(office, lead, "2026-11")["entries"]] == [DEFAULT_VERSION]
+        assert not envelopes(stack, "duban.scoring.rule_set.switched.v1", version="late-1")
+    finally:
+        set_clock(stack, datetime.now(UTC))
 
 
 # ---- 6. periods ----------------------------------------------------------------------------------

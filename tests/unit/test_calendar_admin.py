@@ -6,7 +6,7 @@ import pytest
 
 from services.tracking import domain
 from services.tracking.models import TrackedTask
-from services.tracking.workdays import TZ, YearCalendar, builtin_calendar
+from shared.workdays import TZ, YearCalendar, builtin_calendar
 
 ASSIGNED = datetime(2026, 12, 28, 10, 0, tzinfo=TZ)  # a Monday
 ON_WEEKENDS = datetime(2027, 1, 4, 17, 30, tzinfo=TZ)  # 5 working days on, 2027 unknown

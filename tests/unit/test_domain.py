@@ -7,7 +7,7 @@ from services.intake import domain as intake
 from services.intake.models import ItemCreate
 from services.notify import domain as notify
 from services.tracking import domain as tracking
-from shared.events import ItemRegistered, TaskAssigned
+from shared.events import ActionTriggered, ItemRegistered, TaskAssigned
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -123,3 +123,15 @@ def test_tasks_added_later_continue_the_order_and_carry_the_items_attributes():
     assert (event.lead_unit, event.item_number, event.regime, event.urgency, event.source_kind,
             event.supervisor) == ("U-2", "DB-2026-0002", "time_limited", "extra_urgent",
                                   "superior_requirement", "督办员甲")
+
+
+def test_a_follow_up_item_gives_the_unit_one_urgent_task_due_in_the_rule_sets_working_days():
+    talk = ActionTriggered(unit="U-1", kind="talk", year=2026, persons=["王五"], reason="一年内第 3 项任务逾期",
+                           cause_event_id="evt-3", follow_up_working_days=10)
+    body = intake.follow_up_item(talk, event_id="evt-talk")
+    assert (body.title, body.regime, body.urgency, body.source.kind, body.source.ref) == (
+        "2026年度考核约谈整改", "time_limited", "urgent", "other", "考核约谈 evt-talk")
+    assert body.requirements == "一年内第 3 项任务逾期。涉及人员：王五。"
+    [task] = body.tasks
+    assert (task.lead_unit, task.title, task.responsible_person, task.due_working_days, task.due) == (
+        "U-1", "落实约谈要求，报送整改报告", "王五", 10, None)

@@ -7,7 +7,7 @@ from itertools import product
 import pytest
 
 from services.tracking import domain, search
-from services.tracking.workdays import builtin_calendar
+from shared.workdays import builtin_calendar
 
 CAL = builtin_calendar()
 START = datetime(2026, 9, 20, 1, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from services.tracking import reporting
-from services.tracking.workdays import TZ
+from shared.workdays import TZ
 
 
 def local(*args: int) -> datetime:

@@ -76,6 +76,7 @@ def test_the_shipped_default_rule_set_parses_with_seed_004s_numbers():
     assert [(s.count, s.action) for s in RULES.thresholds.escalation] == [
         (1, "notice"), (2, "written_inquiry"), (3, "talk")]
     assert RULES.rankings.enabled
+    assert RULES.follow_up == {"written_inquiry": 5, "talk": 10}  # 函询 and 约谈 open a follow-up item
 
 
 def test_yaml_and_json_give_the_same_rule_set_with_exact_decimals():
@@ -133,6 +134,9 @@ def _escalation(*counts):
      "less than or equal to 0"),
     (_set("thresholds.escalation", [{"count": 1, "action": "fine"}]), "json",
      "thresholds.escalation.0.action", "Input should be"),
+    (_set("follow_up", {"written_inquiry": 0}), "yaml", "follow_up.written_inquiry", "greater than or equal to 1"),
+    (_set("follow_up", {"talk": 61}), "json", "follow_up.talk", "less than or equal to 60"),
+    (_set("follow_up", {"fine": 5}), "json", "follow_up.fine.[key]", "Input should be 'notice'"),
 ])
 def test_a_bad_rule_set_is_refused_naming_the_field(change, fmt, bad_field, says):
     doc = county()

@@ -55,7 +55,7 @@ def test_suspended_tasks_are_not_overdue():
 
 
 def test_a_deadline_in_working_days_is_counted_on_the_calendar_and_flags_missing_years():
-    from services.tracking.workdays import builtin_calendar
+    from shared.workdays import builtin_calendar
 
     start = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
     due, fallback = domain.resolve_due(due=None, working_days=3, assigned_at=start,

@@ -7,7 +7,7 @@ import pytest
 
 from services.tracking.domain import late_working_days
 from services.tracking.lifecycle import Action
-from services.tracking.workdays import (
+from shared.workdays import (
     BUILTIN,
     TZ,
     CalendarError,
