@@ -218,7 +218,7 @@ async def test_intake_cannot_use_another_services_durable(secured):
     try:
         for stream, durable in (("DUBAN_SCORING", "tracking__duban_scoring"),
                                 ("DUBAN_NOTIFY", "scoring__duban_notify"),
-                                ("DUBAN_SCORING", "intake__duban_scoring")):
+                                ("DUBAN_OA", "scoring__duban_oa")):
             with pytest.raises(NatsTimeout):
                 await intake.js.add_consumer(stream, ConsumerConfig(
                     durable_name=durable, ack_policy=AckPolicy.EXPLICIT))
