@@ -3,7 +3,10 @@
 from fastapi import FastAPI
 
 from services.notify.access import POLICY
+from services.notify.admin_api import router as admin_router
 from services.notify.api import router
+from services.notify.digest import Digest
+from services.notify.dispatch import Dispatcher
 from services.notify.handlers import SUBSCRIPTIONS
 from services.notify.models import NotifyBase
 from shared.service import ServiceSpec, create_app
@@ -11,9 +14,10 @@ from shared.service import ServiceSpec, create_app
 SPEC = ServiceSpec(
     name="notify",
     metadata=NotifyBase.metadata,
-    routers=[router],
+    routers=[router, admin_router],
     subscriptions=SUBSCRIPTIONS,
     policy=POLICY,
+    workers=[Dispatcher, Digest],
 )
 
 

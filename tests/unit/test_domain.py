@@ -56,13 +56,6 @@ def test_overdue_only_when_open_and_past_the_deadline():
     assert not tracking.is_overdue(due=due, status="cancelled", now=NOW + timedelta(days=1))
 
 
-def test_notices_speak_chinese_and_show_the_deadline_in_beijing_time():
-    message = notify.assigned_message("整治", datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
-    assert message.kind == "assigned"
-    assert "2026-12-01 17:30" in message.body and "整治" in message.title
-    assert notify.overdue_message("整治", NOW).kind == "overdue"
-
-
 def test_assignment_notice_goes_to_lead_and_each_co_unit_once():
     assert notify.assignment_recipients("U-1", ["U-2", "U-1", "U-2"]) == ["U-1", "U-2"]
 
