@@ -87,6 +87,9 @@ async def receive_oa_event(
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in CONTENT_TYPES:
         return _answer(request, 415, "send one CloudEvent as application/cloudevents+json or application/json")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:  # refused before reading it
+        return _answer(request, 413, f"the body is over {MAX_BODY_BYTES} bytes")
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return _answer(request, 413, f"the body is over {MAX_BODY_BYTES} bytes")

@@ -181,6 +181,7 @@ def test_the_webhook_refuses_bad_signatures_stale_timestamps_and_unknown_tenants
     refuse(400, "is not an OA event", event=issued(instruction(unit())) | {"type": "duban.intake.item.registered.v1"})
     refuse(400, "is not an OA event", event=issued(instruction(unit())) | {"type": "duban.oa.*"})
     refuse(415, "application/cloudevents+json", content_type="text/plain")
+    refuse(413, "the body is over 1048576 bytes", event=b'{"pad": "' + b"x" * (1 << 20) + b'"}')
 
     handled_so_far(stack)
     for instruction_id in refused:
