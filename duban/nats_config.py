@@ -1,7 +1,8 @@
 """`duban nats-config`: the nats-server users and their permissions, derived from the services.
 
 Each service connects as its own user (``DUBAN_<SERVICE>_NATS_USER`` / ``…_PASSWORD``) and may
-publish only its own events and dead letters and call only the JetStream API it needs for its own
+publish only its own events and dead letters (and, for intake, the OA's events it forwards from
+its webhook) and call only the JetStream API it needs for its own
 stream(s) and its own durable consumers; it takes replies on its own inbox prefix
 (``_INBOX_<user>``, see ``shared.bus.inbox_prefix``). The lists come from the services' specs
 (``services.<service>.main.SPEC``: the subscriptions and the streams declared for outside
@@ -102,6 +103,8 @@ def service_user(service: str) -> User:
     own = stream_of(service)
     publish = _Allow()
     publish.add(own.events_subject)
+    forwarded: list[StreamSpec] = spec.forwards_into  # outside producers' events it passes on
+    publish.add(*(s.events_subject for s in forwarded))
     subscriptions: list[Subscription] = spec.subscriptions
     publish.add(*(dead_letter_subject(service, s.durable(service)) for s in subscriptions))
     inbound: list[StreamSpec] = spec.inbound_streams
@@ -113,6 +116,8 @@ def service_user(service: str) -> User:
     reads = ", ".join(s.stream for s in subscriptions) or "nothing"
     declares = ", ".join(s.name for s in [own, *inbound])
     comment = f"{service}: declares {declares}; reads {reads}"
+    if forwarded:
+        comment += f"; forwards into {', '.join(s.name for s in forwarded)}"
     return User(service, comment, publish.subjects, [f"{inbox_prefix(service)}.>"])
 
 

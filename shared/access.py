@@ -80,8 +80,14 @@ bearer = HTTPBearer(auto_error=False, description="a JWT from the identity provi
 
 async def authenticate(request: Request, call_next) -> Response:
     """Middleware: every API request needs a valid bearer token (401 before anything else runs,
-    the body included). The caller is left in ``request.state.principal``."""
+    the body included). The caller is left in ``request.state.principal``.
+
+    The one exception is a service's webhooks (``app.state.open_routes``: exact method and path),
+    whose callers sign their requests instead; any other method or path under them still needs a token.
+    """
     if not request.url.path.startswith(API_PREFIX + "/"):
+        return await call_next(request)
+    if (request.method, request.url.path) in getattr(request.app.state, "open_routes", ()):
         return await call_next(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:

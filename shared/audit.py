@@ -8,6 +8,7 @@ refuses UPDATE and DELETE on the table.
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -62,6 +63,17 @@ for _dialect, _statements in _APPEND_ONLY.items():
         event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))
 
 
+@dataclass(frozen=True)
+class WebhookCaller:
+    """Whom the trail names for a call without a token whose signature a webhook checked (the route
+    leaves it in ``request.state.audit_caller``); an unchecked caller stays anonymous, with no tenant."""
+
+    subject: str
+    tenant: str
+    role: str = "webhook"
+    unit: str | None = None
+
+
 def outcome_of(status: int, denied: bool) -> Outcome:
     if denied or status in (401, 403):
         return "denied"
@@ -75,8 +87,11 @@ def entry_for(request: Request, status: int) -> AuditEntry | None:
     denied = getattr(request.state, "denied", None)
     if request.method in READ_ONLY_METHODS and not denied and status not in (401, 403):
         return None
-    principal: Principal | None = getattr(request.state, "principal", None)
+    # A webhook's caller has no token: the route names it once its signature is checked.
+    principal: Principal | None = getattr(request.state, "principal", None) or \
+        getattr(request.state, "audit_caller", None)
     route = request.scope.get("route")
+    target = {**request.path_params, **getattr(request.state, "audit_target", {})}
     return AuditEntry(
         at=datetime.now(UTC),
         tenant=principal.tenant if principal else "",
@@ -84,10 +99,10 @@ def entry_for(request: Request, status: int) -> AuditEntry | None:
         role=principal.role if principal else "",
         unit=principal.unit if principal else None,
         action=f"{request.method} {_route_path(route, request)}"[:256],
-        target={k: str(v)[:128] for k, v in request.path_params.items()},
+        target={k: str(v)[:128] for k, v in target.items()},
         outcome=outcome_of(status, bool(denied)),
         status=status,
-        detail=(denied or "")[:500],
+        detail=(denied or getattr(request.state, "audit_detail", ""))[:500],
         client=(request.client.host if request.client else "")[:64],
         user_agent=request.headers.get("user-agent", "")[:256],
     )

@@ -246,8 +246,10 @@ class EventConsumer:
         await msg.nak(delay=delay)
 
     async def _dead_letter(self, msg: Msg, error: Exception) -> None:
-        headers = dict(msg.headers or {})
-        headers.pop("Nats-Msg-Id", None)
+        # Not the original's publish conditions: its id (the dead letter is a message of its own) nor
+        # Nats-Expected-* (a publish with ``stream=`` expects the producer's stream, not ours).
+        headers = {k: v for k, v in (msg.headers or {}).items()
+                   if k != "Nats-Msg-Id" and not k.startswith("Nats-Expected-")}
         headers.update(
             {
                 "Duban-Error": f"{type(error).__name__}: {error}"[:1000],

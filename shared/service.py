@@ -54,6 +54,12 @@ class ServiceSpec:
     inbound_streams: list[StreamSpec] = field(default_factory=list)
     # Who may call each route (the service's access.py); a route without a rule is refused.
     policy: Policy | None = None
+    # Routes whose callers prove who they are themselves (a signed webhook), not with a bearer
+    # token: mounted under /api/v1 without it, each exempted by its exact method and path only.
+    webhooks: list[APIRouter] = field(default_factory=list)
+    # Streams of outside producers this service publishes into on their behalf (intake: what the
+    # OA posts to its webhook goes into DUBAN_OA); its NATS user may publish their subjects.
+    forwards_into: list[StreamSpec] = field(default_factory=list)
     workers: list[Callable[["Runtime"], Worker]] = field(default_factory=list)
 
 
@@ -104,6 +110,19 @@ class Runtime:
     def emit_all(self, session: AsyncSession, events: list[EventData], *, tenant: str) -> None:
         for data in events:
             self.emit(session, data, tenant=tenant)
+
+    async def forward(self, stream: StreamSpec, subject: str, body: bytes, *, event_id: str) -> bool:
+        """Publish an outside producer's event, as received, into its stream (one of the spec's
+        ``forwards_into``), with ``Nats-Msg-Id`` = its id; waits for the PubAck. Returns whether
+        the stream already held that id (a duplicate within its window)."""
+        if stream not in self.spec.forwards_into or not subject.startswith(stream.events_subject[:-1]):
+            raise ValueError(f"{self.name} does not forward {subject} into {stream.name}")
+        if not self.bus_ready.is_set():
+            raise ConnectionError("the bus is not ready")
+        ack = await self.broker.publish(
+            body, subject, headers={"Nats-Msg-Id": event_id, "content-type": "application/cloudevents+json"},
+            stream=stream.name, timeout=self.settings.publish_timeout_s)
+        return bool(getattr(ack, "duplicate", False))
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -209,12 +228,17 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.verifier = TokenVerifier(settings)
     app.state.policy = _with_audit_rule(spec.policy)
+    app.state.open_routes = frozenset(
+        (method, API_PREFIX + route.path) for router in spec.webhooks for route in router.routes
+        for method in getattr(route, "methods", ()))
     app.middleware("http")(authenticate)
     app.middleware("http")(audit.record)  # outside authentication, so refused tokens are kept too
     app.middleware("http")(_trace_id_header)
     app.include_router(_operations_router(runtime))
     for router in [*spec.routers, audit.router]:
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(authorize)])
+    for router in spec.webhooks:  # they check their callers' signatures themselves
+        app.include_router(router, prefix=API_PREFIX)
     telemetry.instrument_app(app)
     return app
 

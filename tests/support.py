@@ -1,5 +1,6 @@
 """Test harness: real nats-server processes, service stacks, databases, an OTLP receiver."""
 
+import json
 import os
 import socket
 import struct
@@ -20,6 +21,8 @@ from shared.auth import mint
 from shared.settings import SERVICES, Settings
 
 POSTGRES_ENV = "DUBAN_TEST_POSTGRES_URL"
+# The OA webhook's secret per tenant in every test stack (DUBAN_INTAKE_OA_WEBHOOK_SECRETS).
+OA_WEBHOOK_SECRETS = {"default": "oa-secret-of-default", "other": "oa-secret-of-other"}
 
 
 def free_port() -> int:
@@ -146,6 +149,7 @@ class ServiceStack:
             "DUBAN_ACK_WAIT_S": "3",
             "DUBAN_RELAY_POLL_S": "0.2",
             "DUBAN_GRACEFUL_TIMEOUT_S": "5",
+            "DUBAN_INTAKE_OA_WEBHOOK_SECRETS": json.dumps(OA_WEBHOOK_SECRETS),
             **(extra_env or {}),
         }
         for name in SERVICES:

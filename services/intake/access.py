@@ -1,8 +1,10 @@
 """Who may call each of intake's routes (see shared/access.py for how a Rule is applied).
 
 The office registers items and adds tasks; an item is seen by the units of all its tasks' lead
-units and co-units (and the units above them). Everyone reads the org tree within their scope;
-only admins change it. Unit paths come from intake's own tree (it is the org chart's master copy).
+units and co-units (and the units above them). Everyone reads the org tree and the people
+directory within their scope; only admins change them. Unit paths come from intake's own tree (it
+is the org chart's master copy). The OA's webhook has no rule: its caller signs its requests
+instead of bearing a token (services/intake/oa_webhook.py).
 """
 
 from collections.abc import Iterable
@@ -41,6 +43,18 @@ async def unit(request: Request, session: AsyncSession) -> Target | None:
     return Target(tenant=tenant, seen_by=[path], acted_on_by=[path])
 
 
+async def person(request: Request, session: AsyncSession) -> Target | None:
+    """A person of the caller's tenant, seen from their unit's subtree and above; a person in no unit
+    only by those who see the whole tenant."""
+    tenant = request.state.principal.tenant
+    found = await store.get_person(session, tenant, request.path_params["person_id"])
+    if found is None:
+        return None
+    paths = paths_of([found.unit_id], await unit_paths(session, tenant, [found.unit_id])) \
+        if found.unit_id else [[]]
+    return Target(tenant=tenant, seen_by=paths, acted_on_by=paths)
+
+
 async def require_in_scope(caller: Principal, session: AsyncSession,
                            units: Iterable[str | None]) -> None:
     """A caller limited to a subtree (an office or admin with a unit) may only name units in it;
@@ -74,6 +88,11 @@ POLICY = Policy(
         "PATCH /units/{unit_id}": Rule(ADMIN, unit),
         "POST /units/{unit_id}/deactivate": Rule(ADMIN, unit),
         "POST /units/{unit_id}/reactivate": Rule(ADMIN, unit),
+        # the people directory: configuration too (the OA keeps it by events); read like the tree
+        "GET /people": Rule(EVERYONE, scope_param="unit"),
+        "GET /people/{person_id}": Rule(EVERYONE, person),
+        "POST /people": Rule(ADMIN),
+        "PUT /people/{person_id}": Rule(ADMIN, person),
     },
     unit_paths=unit_paths,
 )

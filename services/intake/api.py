@@ -52,6 +52,9 @@ async def register_item(
     (``Idempotent-Replayed: true``) instead of creating another. Numbers and keys are per tenant.
     """
     tenant = caller.tenant
+    if idempotency_key and idempotency_key.startswith(domain.INSTRUCTION_KEY_PREFIX):
+        raise HTTPException(422, f"Idempotency-Keys starting with {domain.INSTRUCTION_KEY_PREFIX!r} "
+                                 "are the OA's instructions'")
     async with runtime.sessions() as session:
         await require_in_scope(caller, session, task_units(body.tasks))
     fingerprint = domain.request_fingerprint(body)

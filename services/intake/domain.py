@@ -5,10 +5,16 @@ import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+
 from services.intake.models import (
-    Item, ItemCreate, OrgUnit, OrgUnitCreate, Regime, SourceIn, SourceKind, Task, TaskCreate, Urgency,
+    Item, ItemCreate, OrgUnit, OrgUnitCreate, Person, Regime, SourceIn, SourceKind, Task, TaskCreate,
+    Urgency,
 )
-from shared.events import ActionTriggered, EventData, ItemRegistered, OrgUnitChanged, SourceRef, TaskAssigned
+from shared.events import (
+    ActionTriggered, EventData, ItemRegistered, OaInstructionIssued, OrgUnitChanged, PersonChanged,
+    PersonFields, SourceRef, TaskAssigned,
+)
 
 OFFICE_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -239,3 +245,113 @@ def follow_up_item(action: ActionTriggered, *, event_id: str) -> ItemCreate:
                           responsible_person=action.persons[0] if action.persons else "",
                           due_working_days=action.follow_up_working_days)],
     )
+
+
+# ---- leaders' instructions from the OA ---------------------------------------------------------
+
+
+class BadInstruction(ValueError):
+    """An OA instruction that can never become an item (e.g. a task with two deadlines or none)."""
+
+
+def instruction_key(instruction_id: str) -> str:
+    """The idempotency key of an OA instruction: one item per tenant and instruction id."""
+    return f"{INSTRUCTION_KEY_PREFIX}{instruction_id}"
+
+
+INSTRUCTION_KEY_PREFIX = "oa-instruction:"
+
+
+def instruction_fingerprint(instruction: OaInstructionIssued) -> str:
+    """The instruction's content as the contract reads it (unknown fields dropped, defaults filled):
+    the same instruction sent again has the same fingerprint."""
+    return hashlib.sha256(instruction.model_dump_json().encode()).hexdigest()
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'task'}: {e['msg']}" for e in exc.errors())
+
+
+def instruction_item(instruction: OaInstructionIssued) -> ItemCreate:
+    """The item a leader's instruction (领导批示) becomes: source leader_instruction with the OA's id
+    as its reference, the leader as supervising leader, a task per OA task. Raises BadInstruction
+    naming every task the item could not take."""
+    tasks, problems = [], []
+    for i, task in enumerate(instruction.tasks):
+        try:
+            tasks.append(TaskCreate(**task.model_dump(exclude_unset=True)))
+        except ValidationError as exc:
+            problems.append(f"tasks[{i}]: {_problems(exc)}")
+    if problems:
+        raise BadInstruction(f"instruction {instruction.instruction_id}: {'; '.join(problems)}")
+    try:
+        return ItemCreate(
+            title=instruction.title,
+            source=SourceIn(kind=SourceKind.leader_instruction, ref=instruction.instruction_id),
+            urgency=Urgency(instruction.urgency),
+            supervising_leader=instruction.leader,
+            supervisor=instruction.supervisor,
+            requirements=instruction.requirements,
+            tasks=tasks,
+        )
+    except ValidationError as exc:
+        raise BadInstruction(f"instruction {instruction.instruction_id}: {_problems(exc)}") from None
+
+
+def instruction_deadline_problems(item: ItemCreate, now: datetime) -> str | None:
+    """What the API would refuse in the item's deadlines, as one line (None: nothing)."""
+    errors = deadline_errors(item.tasks, now)
+    if not errors:
+        return None
+    return "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
+
+
+# ---- people -----------------------------------------------------------------------------------
+
+PERSON_FIELDS = tuple(PersonFields.model_fields)
+_STATE_FIELDS = tuple(f for f in PERSON_FIELDS if f != "person_id")  # the id is the row's key
+
+
+def person_fields(fields: PersonFields) -> PersonFields:
+    """The contract's fields alone (from an API body or an OA event), roles without repeats."""
+    data = fields.model_dump(include=set(PERSON_FIELDS))
+    return PersonFields(**{**data, "roles": list(dict.fromkeys(data["roles"]))})
+
+
+def person_state(person: Person) -> PersonFields:
+    return PersonFields(person_id=person.id, **{f: getattr(person, f) for f in _STATE_FIELDS})
+
+
+def person_change(before: PersonFields | None, after: PersonFields) -> str | None:
+    """What a person's new state is to its old one: created, deactivated, reactivated, updated,
+    or None when nothing changed (then nothing is emitted)."""
+    if before is None:
+        return "created"
+    if before == after:
+        return None
+    if before.active != after.active:
+        return "reactivated" if after.active else "deactivated"
+    return "updated"
+
+
+def apply_person(person: Person, fields: PersonFields) -> None:
+    for name in _STATE_FIELDS:
+        setattr(person, name, getattr(fields, name))
+
+
+def new_person(tenant: str, fields: PersonFields) -> Person:
+    person = Person(tenant=tenant, id=fields.person_id, name=fields.name)
+    apply_person(person, fields)
+    return person
+
+
+def person_unit_errors(unit_id: str | None, unit: OrgUnit | None) -> list[dict]:
+    """A person's unit, when given, must be in the tenant's tree; errors in FastAPI's 422 shape."""
+    if unit_id is None or unit is not None:
+        return []
+    return [{"loc": ["body", "unit_id"], "msg": f"no unit {unit_id}", "type": "value_error.unit_unknown",
+             "input": unit_id}]
+
+
+def person_changed(fields: PersonFields, change: str) -> PersonChanged:
+    return PersonChanged(change=change, **fields.model_dump())

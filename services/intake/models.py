@@ -13,7 +13,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
-from shared.events import UNIT_ID_PATTERN
+from shared.events import UNIT_ID_PATTERN, PersonFields
 
 
 class IntakeBase(SQLModel, registry=registry()):
@@ -136,6 +136,28 @@ class OrgUnit(IntakeBase, table=True):
     path: str = Field(sa_column=Column(Text().with_variant(Text(collation="C"), "postgresql"),
                                        nullable=False))
     # When the OA last reported this unit's state (its event time): older reports are stale.
+    oa_reported_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class Person(IntakeBase, table=True):
+    """A person of a tenant's org chart (from the OA or the people API): where they sit, what they
+    are (负责人, 经办人, leader, supervisor) and how to reach them, for notify's copy."""
+
+    __tablename__ = "person"
+    __table_args__ = (Index("ix_person_unit", "tenant", "unit_id"),)
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=128)
+    unit_id: str | None = Field(default=None, max_length=64)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    email: str = Field(default="", max_length=254)
+    mobile: str = Field(default="", max_length=32)
+    wecom_user: str = Field(default="", max_length=64)
+    dingtalk_user: str = Field(default="", max_length=64)
+    feishu_user: str = Field(default="", max_length=64)
+    active: bool = True
+    # When the OA last reported this person (its event time): older reports are stale.
     oa_reported_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
@@ -282,3 +304,19 @@ class OrgUnitPublic(BaseModel):
     parent_id: str | None
     active: bool
     path: list[str]
+
+
+class PersonCreate(PersonFields, Body):
+    """A person as the people API takes it (the same fields the OA reports)."""
+
+
+class PersonReplace(PersonCreate):
+    """The whole new state of a person (PUT): a field left out takes its default. ``person_id`` may
+    be left out; if given, it must be the one in the path."""
+
+    person_id: str | None = PydanticField(default=None, min_length=1, max_length=64,
+                                          pattern=UNIT_ID_PATTERN)
+
+
+class PersonPublic(PersonFields):
+    pass

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from services.intake import domain
 from services.intake.domain import PATH_SEP
-from services.intake.models import IdempotencyKey, Item, ItemCounter, ItemCreate, OrgUnit, Task
+from services.intake.models import IdempotencyKey, Item, ItemCounter, ItemCreate, OrgUnit, Person, Task
 from shared.db import lock_until_commit, upsert_adding
 
 
@@ -54,6 +54,12 @@ async def find_key(session: AsyncSession, tenant: str, key: str) -> IdempotencyK
 
 def add_key(session: AsyncSession, key: IdempotencyKey) -> None:
     session.add(key)
+
+
+async def lock_key(session: AsyncSession, tenant: str, key: str) -> None:
+    """Serialise the transactions using one idempotency key (e.g. two replicas handling the same OA
+    instruction sent twice), so the second finds the first's key instead of failing on it."""
+    await lock_until_commit(session, f"idempotency_key:{tenant}:{key}")
 
 
 # ---- org units --------------------------------------------------------------------------------
@@ -120,3 +126,30 @@ async def move_subtree(session: AsyncSession, unit: OrgUnit, parent_id: str | No
     moved = select(OrgUnit).where(OrgUnit.tenant == unit.tenant, _in_subtree(new_path))
     return list((await session.exec(moved.order_by(col(OrgUnit.path))
                                     .execution_options(populate_existing=True))).all())
+
+
+# ---- people -----------------------------------------------------------------------------------
+
+
+async def lock_person(session: AsyncSession, tenant: str, person_id: str) -> None:
+    """Serialise changes to one person (two creates of the same id: one wins, the other sees it)."""
+    await lock_until_commit(session, f"person:{tenant}:{person_id}")
+
+
+async def get_person(session: AsyncSession, tenant: str, person_id: str) -> Person | None:
+    return await session.get(Person, (tenant, person_id))
+
+
+async def list_people(session: AsyncSession, tenant: str, *, under: OrgUnit | None = None,
+                      sub_units: bool = True, active: bool | None = None) -> list[Person]:
+    """A tenant's people by id; with ``under``, those of that unit (and, with ``sub_units``, of the
+    units below it: one range scan of the unit paths)."""
+    query = select(Person).where(Person.tenant == tenant)
+    if under is not None and not sub_units:
+        query = query.where(Person.unit_id == under.id)
+    elif under is not None:
+        query = query.join(OrgUnit, (col(OrgUnit.tenant) == col(Person.tenant))
+                           & (col(OrgUnit.id) == col(Person.unit_id))).where(_in_subtree(under.path))
+    if active is not None:
+        query = query.where(Person.active == active)
+    return list((await session.exec(query.order_by(col(Person.id)))).all())

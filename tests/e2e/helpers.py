@@ -141,3 +141,38 @@ def dead_letter(stack: ServiceStack, service: str, producer: str, containing: st
 
     return wait_until(lambda: next((m for m in asyncio.run(read()) if containing.encode() in m.data), None),
                       what=f"a dead letter on {subject} containing {containing}")
+
+
+def run_to_acceptance(stack: ServiceStack, task_id: str, lead: str) -> None:
+    """The lead unit signs, reports progress and submits; the office accepts (办结)."""
+    head = stack.as_("unit_head", lead)
+    for client, action, body in ((head, "sign", {}), (head, "progress", {"comment": "推进中"}),
+                                 (head, "submit", {"comment": "已完成"}),
+                                 (stack.tracking, "review", {"decision": "accept"})):
+        response = client.post(f"/api/v1/tasks/{task_id}/{action}", json=body)
+        assert response.status_code == 200, response.text
+
+
+# ---- the OA ---------------------------------------------------------------------------------------
+
+
+def oa_event(data: dict, at: datetime, event_type: str, tenant: str = "default") -> dict:
+    """An OA event as the OA writes it (CloudEvents structured JSON), with a new id."""
+    return {"specversion": "1.0", "id": uuid.uuid4().hex, "source": "/oa/org", "type": event_type,
+            "time": at.isoformat(), "tenant": tenant, "data": data}
+
+
+def send_oa(stack: ServiceStack, *events: dict | bytes, subject: str | None = None) -> None:
+    """Publish into DUBAN_OA as the OA does (no Nats-Msg-Id, so a resent event reaches intake
+    again); raw bytes go on ``subject``."""
+    async def publish() -> None:
+        nc = await nats.connect(stack.nats.url)
+        try:
+            js = nc.jetstream()
+            for event in events:
+                body = event if isinstance(event, bytes) else json.dumps(event).encode()
+                await js.publish(event["type"] if isinstance(event, dict) else subject, body)
+        finally:
+            await nc.close()
+
+    asyncio.run(publish())

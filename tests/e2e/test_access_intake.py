@@ -46,6 +46,7 @@ class World:
     item_b: dict
     item_co: dict
     item_x: dict  # tenant "other"
+    person_a: str  # a person in unit A
 
 
 def item_body(*leads: str, co_units: tuple[str, ...] = ()) -> dict:
@@ -71,7 +72,9 @@ def world(stack: ServiceStack) -> World:
              for body in (item_body(A), item_body(B), item_body(B, co_units=(A,)))]
     foreign = stack.as_("office", service="intake", tenant=OTHER_TENANT)
     item_x = created(foreign.post("/api/v1/items", json=item_body(A)))
-    return World(R, A, A1, A2, B, OX, *items, item_x)
+    person_a = f"P-{unit()}"
+    created(admin.post("/api/v1/people", json={"person_id": person_a, "name": "甲", "unit_id": A}))
+    return World(R, A, A1, A2, B, OX, *items, item_x, person_a)
 
 
 # ---- the matrix -----------------------------------------------------------------------------
@@ -131,6 +134,17 @@ ROUTES = {
                                          {"own": 200, "other": 404, "tenant": 200, "foreign": 404}),
     "POST /units/{unit_id}/reactivate": (ADMIN, lambda c, w: c.post(f"/api/v1/units/{w.A2}/reactivate"),
                                          {"own": 200, "other": 404, "tenant": 200, "foreign": 404}),
+    "GET /people": (EVERYONE, lambda c, w: c.get("/api/v1/people", params={"unit": w.A}),
+                    {"own": 200, "other": 403, "tenant": 200, "foreign": 404}),
+    "GET /people/{person_id}": (EVERYONE, lambda c, w: c.get(f"/api/v1/people/{w.person_a}"),
+                                {"own": 200, "other": 404, "tenant": 200, "foreign": 404}),
+    # foreign: tenant "other" has no unit A to put the person in
+    "POST /people": (ADMIN, lambda c, w: c.post("/api/v1/people", json={"person_id": f"P-{unit()}",
+                                                                     "name": "乙", "unit_id": w.A}),
+                     {"own": 201, "other": 403, "tenant": 201, "foreign": 422}),
+    "PUT /people/{person_id}": (ADMIN, lambda c, w: c.put(f"/api/v1/people/{w.person_a}",
+                                                          json={"name": "甲", "unit_id": w.A}),
+                                {"own": 200, "other": 404, "tenant": 200, "foreign": 404}),
 }
 
 
@@ -159,7 +173,8 @@ def test_the_matrix_covers_every_intake_route(stack):
     api = stack.intake.get("/openapi.json").json()["paths"]
     routes = {f"{method.upper()} {path.removeprefix('/api/v1')}"
               for path, methods in api.items() if path.startswith("/api/v1/") for method in methods}
-    assert routes - {"GET /audit"} == set(ROUTES)
+    # the OA's webhook takes no token: its caller signs (tests/e2e/test_oa_instructions.py)
+    assert routes - {"GET /audit", "POST /oa/events"} == set(ROUTES)
 
 
 # ---- scope: items seen by their units, lists narrowed to the caller's subtree ----------------
@@ -324,12 +339,14 @@ def extra(path: str, method: str, body: dict, *field) -> pytest.param:
     extra("/api/v1/units", "post", {"id": "U-new", "name": "x", "tenant": OTHER_TENANT}, "tenant"),
     extra("/api/v1/units/{A1}", "patch", {"path": "/U-x/"}, "path"),
     extra("/api/v1/units/{A1}", "patch", {"active": False}, "active"),
+    extra("/api/v1/people", "post", {"person_id": "P-new", "name": "x", "tenant": OTHER_TENANT}, "tenant"),
+    extra("/api/v1/people/{person}", "put", {"name": "x", "oa_reported_at": DUE}, "oa_reported_at"),
 ])
 def test_a_body_cannot_set_what_the_caller_may_not_mass_assignment(stack, world, path, method, body,
                                                                   field):
     def fill(value):
         if isinstance(value, str):
-            return value.format(A=world.A, A1=world.A1, item=world.item_a["id"])
+            return value.format(A=world.A, A1=world.A1, item=world.item_a["id"], person=world.person_a)
         if isinstance(value, dict):
             return {k: fill(v) for k, v in value.items()}
         return [fill(v) for v in value] if isinstance(value, list) else value
@@ -351,7 +368,9 @@ def every_route(w: World) -> list[tuple[str, str]]:
             ("post", "/api/v1/items/import"), ("get", "/api/v1/units"), ("post", "/api/v1/units"),
             ("get", f"/api/v1/units/{unit_id}"), ("patch", f"/api/v1/units/{unit_id}"),
             ("post", f"/api/v1/units/{unit_id}/deactivate"),
-            ("post", f"/api/v1/units/{unit_id}/reactivate"), ("get", "/api/v1/audit")]
+            ("post", f"/api/v1/units/{unit_id}/reactivate"), ("get", "/api/v1/audit"),
+            ("get", "/api/v1/people"), ("post", "/api/v1/people"), ("get", f"/api/v1/people/{w.person_a}"),
+            ("put", f"/api/v1/people/{w.person_a}")]
 
 
 def test_without_a_valid_token_every_route_is_401_but_health_and_metrics_stay_open(stack, world):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.e2e.helpers import published, unit, wait_for_task
+from tests.e2e.helpers import published, run_to_acceptance, unit, wait_for_task
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -12,15 +12,6 @@ pytestmark = pytest.mark.e2e
 
 def item_closed_events(stack, item_id: str) -> list[dict]:
     return published(stack, "duban.intake.item.closed.v1", item_id=item_id)
-
-
-def run_to_acceptance(stack, task_id: str, lead: str) -> None:
-    head = stack.as_("unit_head", lead)
-    for client, action, body in ((head, "sign", {}), (head, "progress", {"comment": "推进中"}),
-                                 (head, "submit", {"comment": "已完成"}),
-                                 (stack.tracking, "review", {"decision": "accept"})):
-        response = client.post(f"/api/v1/tasks/{task_id}/{action}", json=body)
-        assert response.status_code == 200, response.text
 
 
 def test_leader_instruction_over_three_units_with_a_co_unit_runs_to_closing(stack):

@@ -1,13 +1,10 @@
 """The OA keeps intake's org tree in step by events on stream DUBAN_OA (real bus, both backends)."""
 
-import asyncio
-import json
-import uuid
 from datetime import UTC, datetime, timedelta
 
-import nats
 import pytest
 
+from tests.e2e import helpers
 from tests.e2e.helpers import dead_letter, published, unit
 from tests.support import ServiceStack, wait_until
 
@@ -18,23 +15,11 @@ T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 
 
 def oa_event(data: dict, at: datetime, event_type: str = UPDATED, tenant: str = "default") -> dict:
-    return {"specversion": "1.0", "id": uuid.uuid4().hex, "source": "/oa/org", "type": event_type,
-            "time": at.isoformat(), "tenant": tenant, "data": data}
+    return helpers.oa_event(data, at, event_type, tenant)
 
 
 def send(stack: ServiceStack, *events: dict | bytes, subject: str = UPDATED) -> None:
-    """Publish as the OA does (no Nats-Msg-Id, so a resent event reaches intake again)."""
-    async def publish() -> None:
-        nc = await nats.connect(stack.nats.url)
-        try:
-            js = nc.jetstream()
-            for event in events:
-                body = event if isinstance(event, bytes) else json.dumps(event).encode()
-                await js.publish(event["type"] if isinstance(event, dict) else subject, body)
-        finally:
-            await nc.close()
-
-    asyncio.run(publish())
+    helpers.send_oa(stack, *events, subject=subject)
 
 
 def unit_state(stack: ServiceStack, unit_id: str) -> dict | None:

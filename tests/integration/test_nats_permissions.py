@@ -6,9 +6,11 @@ environment); the services connect as their own users, the OA as ``oa``, the tes
 
 import asyncio
 import importlib
+import json
 import os
 import secrets
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,11 +31,13 @@ from shared.bus import declare_stream, inbox_prefix, jetstream, make_broker
 from shared.clock import CLOCK_BUCKET, OFFSET_KEY, Clock, ensure_clock_bucket, read_offset, write_offset
 from shared.consumer import Subscription
 from shared.settings import SERVICES, ServiceSettings, Settings
+from shared.signing import sign
 from shared.streams import OA_STREAM, dead_letter_subject, stream_of
 from tests.support import NatsServer, free_port, stream_messages, wait_until
 
 # nats-server parses a variable's value as config: a password like "-I…" or "123" reads as a number
 PASSWORDS = {user.name: "p" + secrets.token_hex(18) for user in nats_config.users()}
+WEBHOOK_SECRET = secrets.token_hex(16)
 
 
 @dataclass
@@ -180,6 +184,11 @@ async def test_each_service_declares_its_streams_publishes_and_reads_with_its_ow
             clock = Clock()
             await clock.follow(js)
             clocks.append(clock)
+        # intake forwards what the OA posts to its webhook into DUBAN_OA.
+        for stream in spec("intake").forwards_into:
+            ack = await brokers["intake"].publish(b"{}", "duban.oa.permission.probe.v1", stream=stream.name,
+                                                  timeout=5)
+            assert ack.stream == OA_STREAM.name
     finally:
         for clock in clocks:
             await clock.close()
@@ -201,10 +210,9 @@ async def test_intake_cannot_publish_tracking_events(secured):
         assert intake.violations() == [
             'nats: permissions violation for publish to "duban.tracking.task.overdue.v1"']
         assert await stream_messages(operator.js, "duban.tracking.task.overdue.v1", "DUBAN_TRACKING") == []
-        # Nor another service's dead letters, nor the OA's events.
-        for subject in ("duban.dlq.tracking.tracking__duban_intake", "duban.oa.org_unit.updated.v1"):
-            with pytest.raises(NatsTimeout):
-                await intake.js.publish(subject, b"{}")
+        # Nor another service's dead letters.
+        with pytest.raises(NatsTimeout):
+            await intake.js.publish("duban.dlq.tracking.tracking__duban_intake", b"{}")
     finally:
         await intake.nc.close()
         await operator.nc.close()
@@ -218,7 +226,7 @@ async def test_intake_cannot_use_another_services_durable(secured):
     try:
         for stream, durable in (("DUBAN_SCORING", "tracking__duban_scoring"),
                                 ("DUBAN_NOTIFY", "scoring__duban_notify"),
-                                ("DUBAN_OA", "scoring__duban_oa")):
+                                ("DUBAN_NOTIFY", "intake__duban_notify")):  # intake reads no notify events
             with pytest.raises(NatsTimeout):
                 await intake.js.add_consumer(stream, ConsumerConfig(
                     durable_name=durable, ack_policy=AckPolicy.EXPLICIT))
@@ -332,6 +340,7 @@ def test_four_services_run_a_slice_on_their_own_nats_users(tmp_path):
         "DUBAN_RETRY_DELAY_S": "0.2",
         "DUBAN_RELAY_POLL_S": "0.2",
         "DUBAN_GRACEFUL_TIMEOUT_S": "5",
+        "DUBAN_INTAKE_OA_WEBHOOK_SECRETS": json.dumps({"default": WEBHOOK_SECRET}),
     }
     for service in SERVICES:
         prefix = f"DUBAN_{service.upper()}_"
@@ -375,6 +384,26 @@ def test_four_services_run_a_slice_on_their_own_nats_users(tmp_path):
         overdue = asyncio.run(_as_operator(secured.url, lambda js: stream_messages(
             js, "duban.tracking.task.overdue.v1", "DUBAN_TRACKING")))
         assert len(overdue) == 1
+
+        # What the OA posts to intake's webhook, intake (as its own user) publishes into DUBAN_OA.
+        instruction_id = f"批示-{secrets.token_hex(4)}"
+        body = json.dumps({
+            "specversion": "1.0", "id": secrets.token_hex(8), "source": "/oa", "tenant": "default",
+            "type": "duban.oa.instruction.issued.v1", "time": datetime.now(UTC).isoformat(),
+            "data": {"instruction_id": instruction_id, "title": "批示", "tasks": [
+                {"lead_unit": lead, "due_working_days": 3}]}}).encode()
+        sent = int(time.time())
+        response = httpx.post(stack.urls["intake"] + "/api/v1/oa/events", content=body, headers={
+            "content-type": "application/cloudevents+json", "X-Duban-Timestamp": str(sent),
+            "X-Duban-Signature": sign(WEBHOOK_SECRET, sent, body)})
+        assert response.status_code == 202, response.text
+
+        def registered() -> list:
+            messages = asyncio.run(_as_operator(secured.url, lambda js: stream_messages(
+                js, "duban.intake.item.registered.v1", "DUBAN_INTAKE")))
+            return [m for m in messages if instruction_id.encode() in m.data]
+
+        wait_until(registered, what="the OA's instruction registered")
         for client in http.values():
             client.close()
     finally:
