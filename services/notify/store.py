@@ -175,6 +175,7 @@ async def all_robots(session: AsyncSession, tenant: str, unit: str | None) -> li
 
 async def claim_digest(session: AsyncSession, tenant: str, person_id: str, day) -> bool:
     """Whether this round makes the person's digest of ``day`` (False: it was made already)."""
-    result = await session.exec(insert_ignoring_duplicates(session, DigestSent.__table__),
-                                params=[{"tenant": tenant, "person_id": person_id, "day": day}])
-    return result.rowcount == 1
+    table = DigestSent.__table__
+    stmt = (insert_ignoring_duplicates(session, table).values(tenant=tenant, person_id=person_id, day=day)
+            .returning(table.c.person_id))
+    return (await session.exec(stmt)).first() is not None

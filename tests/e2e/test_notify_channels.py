@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 import nats
 import pytest
 
-from shared.events import PersonChanged, envelope
 from tests.e2e.helpers import org_units, register, set_clock, wait_for_task
 from tests.receivers import HttpReceiver, SmtpReceiver
 from tests.support import ServiceStack, backends, wait_until
@@ -63,24 +62,16 @@ def working_morning(stack, receivers):
 
 # ---- helpers ----------------------------------------------------------------------------------------
 
-def person(stack: ServiceStack, unit_id: str, roles=("head",), **fields) -> dict:
-    """A person as intake announces them (person.changed on intake's stream)."""
-    pid = f"P-{uuid.uuid4().hex[:8]}"
-    data = PersonChanged(change="created", person_id=pid, name=fields.pop("name", "张三"), unit_id=unit_id,
-                         roles=list(roles), **fields)
-
-    async def publish() -> None:
-        nc = await nats.connect(stack.nats.url)
-        try:
-            env = envelope(data, source="/duban/intake", tenant="default")
-            await nc.jetstream().publish(data.TYPE, env.to_bytes(), headers={"Nats-Msg-Id": env.id})
-        finally:
-            await nc.close()
-    asyncio.run(publish())
+def person(stack: ServiceStack, unit_id: str | None, roles=("head",), **fields) -> dict:
+    """A person registered in intake's people directory, once notify knows them."""
+    body = {"person_id": f"P-{uuid.uuid4().hex[:8]}", "name": fields.pop("name", "张三"), "unit_id": unit_id,
+            "roles": list(roles), **fields}
+    created = stack.as_("admin", service="intake").post("/api/v1/people", json=body)
+    assert created.status_code == 201, created.text
     admin = stack.as_("admin", service="notify")
-    wait_until(lambda: admin.get(f"/api/v1/people/{pid}/preferences").status_code == 200,
+    wait_until(lambda: admin.get(f"/api/v1/people/{body['person_id']}/preferences").status_code == 200,
                what="notify's copy of the person")
-    return {"id": pid, **data.model_dump()}
+    return {"id": body["person_id"], **body}
 
 
 def prefer(stack: ServiceStack, person_id: str, channels: list[str], language: str = "zh-CN") -> None:
@@ -116,9 +107,10 @@ def delivery(stack: ServiceStack, channel: str, task_id: str, status: str | None
 def unit_with_head(stack: ServiceStack, channels=("email", "sms"), **fields) -> tuple[str, dict]:
     """A new unit and its head (an address and a mobile of their own), on ``channels``."""
     unit_id = org_units(stack, {f"单位{uuid.uuid4().hex[:4]}": None}).popitem()[1]
+    language = fields.pop("language", "zh-CN")
     head = person(stack, unit_id, email=fields.pop("email", f"head-{uuid.uuid4().hex[:6]}@example.cn"),
                   mobile=fields.pop("mobile", f"138{uuid.uuid4().int % 10**8:08d}"), **fields)
-    prefer(stack, head["id"], list(channels), fields.get("language", "zh-CN"))
+    prefer(stack, head["id"], list(channels), language)
     return unit_id, head
 
 
@@ -399,3 +391,23 @@ def test_inboxes_have_read_and_unread_per_unit_and_per_person(stack, receivers):
     assert admin.put(f"/api/v1/units/{unit_id}/robots/telegram", json={"url": "http://x"}).status_code == 422
     listed = admin.get("/api/v1/robots", params={"unit": unit_id}).json()
     assert listed == []
+
+
+def test_an_overdue_task_also_reaches_the_items_supervising_leader_and_supervisor(stack, receivers):
+    unit_id, head = unit_with_head(stack, channels=["email"])
+    leader = person(stack, None, roles=("leader",), name="王副市长", email=f"leader-{uuid.uuid4().hex[:6]}@example.cn")
+    supervisor = person(stack, None, roles=("supervisor",), name=f"督查员{uuid.uuid4().hex[:4]}",
+                        email=f"sup-{uuid.uuid4().hex[:6]}@example.cn")
+    item = stack.intake.post("/api/v1/items", json={
+        "title": "城区积水点整治", "source": {"kind": "leader_instruction", "ref": "批示〔2026〕8号"},
+        "supervising_leader": leader["id"], "supervisor": supervisor["name"],
+        "tasks": [{"lead_unit": unit_id, "due": datetime(2026, 11, 18, 12, 0, tzinfo=BEIJING).isoformat()}]}).json()
+    wait_for_task(stack, item["tasks"][0]["id"])
+    set_clock(stack, datetime(2026, 11, 18, 13, 0, tzinfo=BEIJING))
+    for who in (head, leader, supervisor):
+        [mail] = wait_until(lambda w=who: [m for m in receivers.smtp.messages if w["email"] in m.rcpt_tos
+                                           and m.message["Subject"].startswith("逾期提醒")], what="the overdue mail")
+        assert mail.message["Subject"] == "逾期提醒：城区积水点整治"
+    assigned = [m for m in receivers.smtp.messages if leader["email"] in m.rcpt_tos
+                and m.message["Subject"].startswith("督办通知")]
+    assert assigned == []  # the assignment itself goes to the unit's people only
