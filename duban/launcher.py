@@ -1,4 +1,5 @@
-"""`duban up`: a nats-server and the four services as separate processes, stopped together."""
+"""`duban up`: a nats-server, the four services and the web console as separate processes,
+stopped together."""
 
 import json
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from services.console.config import DEFAULT_CONSOLE_PORT
 from shared.auth import DEV_KEY_FILE, load_dev_key
 from shared.settings import DEFAULT_PORTS, SERVICES
 
@@ -69,6 +71,7 @@ class Stack:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
+    console: bool = False  # also the web console (not one of SERVICES: it owns no data)
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -79,6 +82,9 @@ class Stack:
         for name in SERVICES:
             self.start_service(name)
         self.wait_ready()
+        if self.console:
+            self.start_console()
+            self.wait_ready(["console"])
         (self.data_dir / RUN_FILE).write_text(
             json.dumps(
                 {
@@ -127,6 +133,18 @@ class Stack:
             [sys.executable, "-m", f"services.{name}"], env=env, start_new_session=True
         )
 
+    def start_console(self) -> None:
+        """The web console, calling the services at the addresses they were started on."""
+        env = {**self.env, "DUBAN_DATA_DIR": str(self.data_dir)}
+        for name in SERVICES:
+            env.setdefault(f"DUBAN_CONSOLE_{name.upper()}_URL", self.urls[name])
+        port = int(env.get("DUBAN_CONSOLE_PORT") or DEFAULT_CONSOLE_PORT)
+        env["DUBAN_CONSOLE_PORT"] = str(port)
+        self.urls["console"] = f"http://{env.get('DUBAN_HOST', '127.0.0.1')}:{port}"
+        self.procs["console"] = subprocess.Popen(
+            [sys.executable, "-m", "services.console"], env=env, start_new_session=True
+        )
+
     def wait_ready(self, names: list[str] | None = None) -> None:
         pending = {k: v for k, v in self.urls.items() if names is None or k in names}
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -171,7 +189,7 @@ def _terminate(procs: list[subprocess.Popen], grace: float) -> None:
 
 
 def run_up(data_dir: Path, nats_url: str | None, nats_port: int) -> int:
-    stack = Stack(data_dir=data_dir, nats_url=nats_url, nats_port=nats_port)
+    stack = Stack(data_dir=data_dir, nats_url=nats_url, nats_port=nats_port, console=True)
     stopping = False
 
     def request_stop(signum, _frame) -> None:
@@ -200,7 +218,10 @@ def _print_addresses(stack: Stack) -> None:
     print(f"duban: ready (data in {stack.data_dir})", flush=True)
     print(f"  nats       {stack.nats_url}")
     for name, url in stack.urls.items():
-        print(f"  {name:<10} {url}   (API docs {url}/docs)")
+        if name != "console":
+            print(f"  {name:<10} {url}   (API docs {url}/docs)")
+    if "console" in stack.urls:
+        print(f"  console    {stack.urls['console']}   (the web console: open it in a browser)")
     print("Press Ctrl-C to stop.", flush=True)
 
 

@@ -29,6 +29,8 @@ def alive(pid: int) -> bool:
 def test_duban_up_serves_and_stops_cleanly(tmp_path, stop_signal):
     ports = {name: free_port() for name in ("intake", "tracking", "scoring", "notify")}
     env = {**os.environ, **{f"DUBAN_{n.upper()}_PORT": str(p) for n, p in ports.items()}}
+    console_port = free_port()
+    env["DUBAN_CONSOLE_PORT"] = str(console_port)
     env.pop("DUBAN_NATS_URL", None)
     duban = Path(sys.executable).with_name("duban")
     proc = subprocess.Popen(
@@ -39,7 +41,9 @@ def test_duban_up_serves_and_stops_cleanly(tmp_path, stop_signal):
     try:
         wait_until(run_file.exists, timeout=90, what="duban up to be ready")
         running = json.loads(run_file.read_text())
-        assert set(running["pids"]) == {"nats", "intake", "tracking", "scoring", "notify"}
+        assert set(running["pids"]) == {"nats", "intake", "tracking", "scoring", "notify", "console"}
+        front = httpx.get(f"http://127.0.0.1:{console_port}/", follow_redirects=True)
+        assert front.status_code == 200 and '<html lang="zh-CN">' in front.text
         base = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
         token = mint(Settings(data_dir=tmp_path / "data"), tenant="default", role="office")
         signed_in = {"Authorization": f"Bearer {token}"}
@@ -72,6 +76,7 @@ def test_duban_up_serves_and_stops_cleanly(tmp_path, stop_signal):
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
     assert "duban: ready" in output and "duban: stopped" in output
+    assert f"console    http://127.0.0.1:{console_port}" in output
     for name, pid in running["pids"].items():
         assert not alive(pid), f"{name} (pid {pid}) is still running"
     assert not run_file.exists()

@@ -1,0 +1,56 @@
+"""Calls to the four services with the signed-in user's bearer token."""
+
+from dataclasses import dataclass
+
+import httpx
+
+from services.console.config import ConsoleSettings
+
+
+class ApiError(Exception):
+    """A service answered 4xx/5xx (or could not be reached): its status and its message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return response.text[:500] or response.reason_phrase
+    if isinstance(detail, list):  # FastAPI's validation errors
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg', '')}" for e in detail)
+    return str(detail) if detail is not None else response.reason_phrase
+
+
+@dataclass
+class Api:
+    """One signed-in user's view of the services."""
+
+    http: httpx.AsyncClient
+    settings: ConsoleSettings
+    token: str
+
+    def _url(self, service: str, path: str) -> str:
+        return getattr(self.settings, f"{service}_url").rstrip("/") + path
+
+    async def request(self, method: str, service: str, path: str, **kwargs) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        try:
+            response = await self.http.request(method, self._url(service, path), headers=headers,
+                                               **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(502, f"{service}: {exc.__class__.__name__} {exc}") from None
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, _message(response))
+        return response
+
+    async def get(self, service: str, path: str, **params) -> dict | list:
+        params = {k: v for k, v in params.items() if v not in (None, "", [])}
+        return (await self.request("GET", service, path, params=params)).json()
+
+    async def post(self, service: str, path: str, **kwargs) -> dict:
+        return (await self.request("POST", service, path, **kwargs)).json()

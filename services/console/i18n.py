@@ -1,0 +1,136 @@
+"""UI strings per language (zh-CN by default, English on ``?lang=en``), dates in Beijing time."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from shared.workdays import builtin_calendar
+
+TZ = ZoneInfo("Asia/Shanghai")
+LANGS = ("zh-CN", "en")
+DEFAULT_LANG = "zh-CN"
+_CALENDAR = builtin_calendar()
+
+STRINGS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "app": "督办", "home": "首页", "ledger": "台账", "new_item": "登记事项", "score": "考核得分",
+        "signin": "登录", "signout": "退出", "signin_dev": "开发模式登录（内置签发者）",
+        "tenant": "租户", "unit": "单位", "role": "角色", "signed_in_as": "当前用户",
+        "dashboard": "督办总览", "my_tasks": "我的任务", "overdue_tasks": "逾期任务",
+        "ranking": "本年度排名（前10）", "rank": "名次", "total": "总分", "open_tasks": "在办任务",
+        "light_green": "绿灯", "light_yellow": "黄灯", "light_red": "红灯", "closed_tasks": "已办结",
+        "status": "状态", "light": "灯色", "search": "搜索", "q": "事项名称或编号", "filter": "筛选",
+        "next_page": "下一页", "first_page": "第一页", "none": "暂无", "title": "标题",
+        "item": "事项", "lead_unit": "牵头单位", "co_units": "协办单位", "due": "办理时限",
+        "urgency": "紧急程度", "source_kind": "来源类别", "source_ref": "来源文号",
+        "history": "办理过程", "reports": "进展报告", "actions": "操作", "comment": "意见",
+        "sign": "签收", "progress": "报告进展", "submit": "报结", "accept": "审核通过（办结）",
+        "return": "退回重办", "reverify": "复核", "report_text": "进展情况", "photo": "佐证材料（照片）",
+        "send_report": "提交进展", "tasks": "任务", "add_rows": "增加任务行", "register": "登记",
+        "item_open": "在办", "item_closed": "已销号", "closed_at": "销号时间",
+        "progress_of": "进度", "entries": "得分明细", "points": "分值", "rule": "规则",
+        "reason": "说明", "at": "时间", "rates": "指标", "on_time_rate": "按期办结率",
+        "completion_rate": "办结率", "tasks_due": "应办任务", "base": "基础分",
+        "not_found": "未找到", "not_found_text": "该页面不存在，或不在您的权限范围内。",
+        "error": "出错了", "back": "返回", "days_left": "剩余 {n} 个工作日", "due_today": "今日到期",
+        "days_over": "已逾期 {n} 个工作日", "overdue": "逾期", "period": "考核期",
+        "registered": "事项已登记", "done": "已完成操作", "no_unit": "（全部）",
+        "signin_required": "请先登录", "dev_only": "生产环境请通过统一身份认证登录。",
+        "lang_switch": "English", "view_score": "查看得分", "item_status": "事项状态",
+        "s_assigned": "待签收", "s_signed": "已签收", "s_in_progress": "办理中", "s_submitted": "已报结",
+        "s_accepted": "已办结", "s_cancelled": "已撤销", "s_suspended": "已中止",
+        "u_extra_urgent": "特急", "u_urgent": "紧急", "u_normal": "一般",
+        "r_admin": "系统管理员", "r_office": "督查室", "r_leader": "领导", "r_unit_head": "单位负责人",
+        "r_unit_handler": "单位经办人", "r_viewer": "查阅人",
+        "k_meeting_decision": "会议决定", "k_leader_instruction": "领导批示",
+        "k_superior_requirement": "上级要求", "k_annual_key_work": "年度重点工作",
+        "k_hotline_case": "热线案件", "k_letter_visit": "信访件", "k_other": "其他",
+        "a_sign": "签收", "a_progress": "报告进展", "a_submit": "报结", "a_accept": "办结",
+        "a_return": "退回重办", "a_reverify": "复核", "a_cancel": "撤销", "a_suspend": "中止",
+        "a_resume": "恢复", "a_assign": "交办", "evidence": "佐证",
+    },
+    "en": {
+        "app": "Duban", "home": "Home", "ledger": "Ledger", "new_item": "Register item",
+        "score": "Score", "signin": "Sign in", "signout": "Sign out",
+        "signin_dev": "Developer sign-in (embedded issuer)", "tenant": "Tenant", "unit": "Unit",
+        "role": "Role", "signed_in_as": "Signed in as", "dashboard": "Overview", "my_tasks": "My tasks",
+        "overdue_tasks": "Overdue tasks", "ranking": "This year's ranking (top 10)", "rank": "Rank",
+        "total": "Total", "open_tasks": "Open tasks", "light_green": "Green", "light_yellow": "Yellow",
+        "light_red": "Red", "closed_tasks": "Closed", "status": "Status", "light": "Light",
+        "search": "Search", "q": "Item title or number", "filter": "Filter", "next_page": "Next page",
+        "first_page": "First page", "none": "None", "title": "Title", "item": "Item",
+        "lead_unit": "Lead unit", "co_units": "Co-units", "due": "Deadline", "urgency": "Urgency",
+        "source_kind": "Source", "source_ref": "Source reference", "history": "History",
+        "reports": "Progress reports", "actions": "Actions", "comment": "Comment", "sign": "Sign",
+        "progress": "Report progress", "submit": "Submit", "accept": "Accept (close)",
+        "return": "Return for redo", "reverify": "Re-verify", "report_text": "Progress",
+        "photo": "Evidence (photo)", "send_report": "Send report", "tasks": "Tasks",
+        "add_rows": "More task rows", "register": "Register", "item_open": "Open",
+        "item_closed": "Closed off the ledger", "closed_at": "Closed at", "progress_of": "Progress",
+        "entries": "Entries", "points": "Points", "rule": "Rule", "reason": "Explanation", "at": "At",
+        "rates": "Rates", "on_time_rate": "On-time rate", "completion_rate": "Completion rate",
+        "tasks_due": "Tasks due", "base": "Base", "not_found": "Not found",
+        "not_found_text": "This page does not exist or is outside your scope.", "error": "Error",
+        "back": "Back", "days_left": "{n} working days left", "due_today": "Due today",
+        "days_over": "{n} working days overdue", "overdue": "Overdue", "period": "Period",
+        "registered": "Item registered", "done": "Done", "no_unit": "(all)",
+        "signin_required": "Please sign in", "dev_only": "In production, sign in with the identity provider.",
+        "lang_switch": "中文", "view_score": "View score", "item_status": "Item status",
+        "s_assigned": "Assigned", "s_signed": "Signed", "s_in_progress": "In progress",
+        "s_submitted": "Submitted", "s_accepted": "Accepted", "s_cancelled": "Cancelled",
+        "s_suspended": "Suspended", "u_extra_urgent": "Extra urgent", "u_urgent": "Urgent",
+        "u_normal": "Normal", "r_admin": "Administrator", "r_office": "Supervision office",
+        "r_leader": "Leader", "r_unit_head": "Unit head", "r_unit_handler": "Unit handler",
+        "r_viewer": "Viewer", "k_meeting_decision": "Meeting decision",
+        "k_leader_instruction": "Leader's instruction", "k_superior_requirement": "Superior's requirement",
+        "k_annual_key_work": "Annual key work", "k_hotline_case": "Hotline case",
+        "k_letter_visit": "Letter or visit", "k_other": "Other", "a_sign": "signed",
+        "a_progress": "reported progress", "a_submit": "submitted", "a_accept": "accepted",
+        "a_return": "returned", "a_reverify": "sent for re-verification", "a_cancel": "cancelled",
+        "a_suspend": "suspended", "a_resume": "resumed", "a_assign": "assigned", "evidence": "Evidence",
+    },
+}
+
+
+def translator(lang: str):
+    strings = STRINGS.get(lang, STRINGS[DEFAULT_LANG])
+
+    def t(key: str, **values) -> str:
+        text = strings.get(key, STRINGS["en"].get(key, key))
+        return text.format(**values) if values else text
+
+    return t
+
+
+def parse_moment(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def local(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    moment = parse_moment(value)
+    return moment.astimezone(TZ).strftime(fmt) if moment else ""
+
+
+def remaining(t, due, status: str, now: datetime | None = None) -> str:
+    """For an open task, the working days left (or overdue) by the built-in calendar."""
+    moment = parse_moment(due)
+    if moment is None or status in ("accepted", "cancelled"):
+        return ""
+    now = now or datetime.now(UTC)
+    if moment >= now:
+        n = _CALENDAR.working_days_between(now, moment)
+        return t("days_left", n=n) if n else t("due_today")
+    return t("days_over", n=max(1, _CALENDAR.working_days_between(moment, now)))
+
+
+def normalise_lang(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip().lower()
+    if value.startswith("en"):
+        return "en"
+    if value.startswith("zh"):
+        return "zh-CN"
+    return None

@@ -1,0 +1,374 @@
+"""The console's pages: server-rendered, plain forms; every action is a POST to a service's API
+followed by a redirect back (the API's message shown on a 4xx)."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from services.console.client import Api, ApiError
+from services.console.i18n import TZ, local, remaining, translator
+from shared.auth import ROLES, UNIT_ROLES, Principal, Unauthorized, mint
+
+router = APIRouter()
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.filters["local"] = local
+
+SESSION_COOKIE = "duban_session"
+FLASH_COOKIE = "duban_flash"
+OPEN_STATUSES = ["assigned", "signed", "in_progress", "submitted", "suspended"]
+ALL_STATUSES = [*OPEN_STATUSES[:4], "accepted", "cancelled", "suspended"]
+LIGHTS = ["green", "yellow", "red"]
+URGENCY_ORDER = {"extra_urgent": 0, "urgent": 1, "normal": 2}
+SOURCE_KINDS = ["leader_instruction", "meeting_decision", "superior_requirement", "annual_key_work",
+                "hotline_case", "letter_visit", "other"]
+OFFICE_ROLES = {"admin", "office"}
+UNIT_ACTIONS = ("sign", "submit")
+REVIEW_ACTIONS = ("accept", "return", "reverify")
+PAGE_SIZE = 20
+
+
+class NeedsSignIn(Exception):
+    """No valid session: the app redirects to /signin."""
+
+
+@dataclass
+class Ctx:
+    request: Request
+    user: Principal
+    api: Api
+
+    @property
+    def is_office(self) -> bool:
+        return self.user.role in OFFICE_ROLES
+
+    @property
+    def is_unit(self) -> bool:
+        return self.user.role in UNIT_ROLES
+
+
+async def signed_in(request: Request) -> Ctx:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise NeedsSignIn()
+    try:
+        user = await request.app.state.verifier.verify(token)
+    except Unauthorized:
+        raise NeedsSignIn() from None
+    api = Api(request.app.state.http, request.app.state.settings, token)
+    return Ctx(request, user, api)
+
+
+def render(request: Request, name: str, status: int = 200, user: Principal | None = None,
+           **values) -> HTMLResponse:
+    lang = request.state.lang
+    raw = request.cookies.get(FLASH_COOKIE)
+    flash = unquote(raw) if raw else None
+    flash_error = bool(flash and flash.startswith("!"))
+    flash = flash[1:] if flash_error else flash
+    response = templates.TemplateResponse(request, name, {
+        "t": translator(lang), "lang": lang, "user": user, "flash": flash, "flash_error": flash_error,
+        "remaining": lambda due, status: remaining(translator(lang), due, status),
+        "path": request.url.path, **values,
+    }, status_code=status)
+    if raw:
+        response.delete_cookie(FLASH_COOKIE)
+    return response
+
+
+def back(to: str, message: str = "", error: bool = False) -> RedirectResponse:
+    response = RedirectResponse(to, status_code=303)
+    if message:
+        response.set_cookie(FLASH_COOKIE, quote(("!" if error else "") + message[:500]),
+                            httponly=True, samesite="lax")
+    return response
+
+
+def failed(ctx: Ctx, exc: ApiError) -> HTMLResponse:
+    """A GET page whose API call failed: the 404 page, or the error page with the message."""
+    if exc.status == 404:
+        return render(ctx.request, "not_found.html", 404, ctx.user)
+    return render(ctx.request, "error.html", exc.status if exc.status >= 400 else 502, ctx.user,
+                  message=exc.message)
+
+
+# ---- health --------------------------------------------------------------------------------
+
+
+@router.get("/healthz", include_in_schema=False)
+@router.get("/readyz", include_in_schema=False)
+async def health() -> dict:
+    return {"status": "ok"}
+
+
+# ---- sign-in (dev: the embedded issuer) ----------------------------------------------------------
+
+
+@router.get("/signin", response_class=HTMLResponse)
+async def signin_form(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002
+    return render(request, "signin.html", roles=ROLES, next=_local_path(next),
+                  production=request.app.state.common.production,
+                  tenant=request.app.state.common.tenant)
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    form = await request.form()
+    common = request.app.state.common
+    if common.production or common.auth_jwks_url:
+        return back("/signin", translator(request.state.lang)("dev_only"), error=True)
+    role, unit = str(form.get("role", "")), str(form.get("unit", "")).strip() or None
+    tenant = str(form.get("tenant", "")).strip() or common.tenant
+    try:
+        token = mint(common, tenant=tenant, role=role, unit=unit, name=str(form.get("name", "")))
+    except ValueError as exc:
+        return back("/signin", str(exc), error=True)
+    response = back(_local_path(str(form.get("next", "/"))))
+    response.set_cookie(SESSION_COOKIE, token, max_age=12 * 3600, httponly=True, samesite="lax",
+                        secure=request.app.state.settings.secure_cookie)
+    return response
+
+
+@router.post("/signout")
+async def signout() -> Response:
+    response = back("/signin")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def _local_path(target: str) -> str:
+    """Only a path on this site (no open redirect)."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+# ---- home ------------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> HTMLResponse:
+    ctx = await signed_in(request)
+    try:
+        if ctx.is_unit:
+            return await _unit_home(ctx)
+        return await _dashboard(ctx)
+    except ApiError as exc:
+        return failed(ctx, exc)
+
+
+async def _count(ctx: Ctx, **filters) -> int:
+    page = await ctx.api.get("tracking", "/api/v1/tasks", limit=1, with_total="true", **filters)
+    return page.get("total") or 0
+
+
+async def _dashboard(ctx: Ctx) -> HTMLResponse:
+    counts = {light: await _count(ctx, status=OPEN_STATUSES, light=light) for light in LIGHTS}
+    counts["closed"] = await _count(ctx, status=["accepted"])
+    now = datetime.now(UTC)
+    overdue = await ctx.api.get("tracking", "/api/v1/tasks", status=OPEN_STATUSES,
+                                due_to=now.isoformat(), limit=20)
+    try:
+        ranking = (await ctx.api.get("scoring", "/api/v1/rankings",
+                                     period=str(now.astimezone(TZ).year)))["units"][:10]
+    except ApiError:  # rankings switched off for the tenant, or scoring unreachable
+        ranking = None
+    return render(ctx.request, "dashboard.html", user=ctx.user, counts=counts,
+                  overdue=overdue["items"], ranking=ranking)
+
+
+async def _unit_home(ctx: Ctx) -> HTMLResponse:
+    page = await ctx.api.get("tracking", "/api/v1/tasks", status=OPEN_STATUSES, limit=200)
+    tasks = sorted(page["items"], key=lambda r: (URGENCY_ORDER.get(r["urgency"], 9), r["due"]))
+    try:
+        score = await ctx.api.get("scoring", f"/api/v1/units/{quote(ctx.user.unit)}/score")
+    except ApiError:
+        score = None
+    return render(ctx.request, "unit_home.html", user=ctx.user, tasks=tasks, score=score)
+
+
+# ---- the ledger and a task -----------------------------------------------------------------------
+
+
+@router.get("/tasks", response_class=HTMLResponse)
+async def ledger(request: Request, status: str = "", light: str = "", unit: str = "", q: str = "",
+                 cursor: str = "") -> HTMLResponse:
+    ctx = await signed_in(request)
+    filters = {"status": status, "light": light, "unit": unit, "q": q}
+    try:
+        page = await ctx.api.get("tracking", "/api/v1/tasks", limit=PAGE_SIZE, cursor=cursor,
+                                 with_total="true", **filters)
+    except ApiError as exc:
+        return failed(ctx, exc)
+    next_query = None
+    if page.get("next_cursor"):
+        next_query = str(request.url.include_query_params(cursor=page["next_cursor"]).query)
+    return render(request, "ledger.html", user=ctx.user, page=page, filters=filters,
+                  statuses=ALL_STATUSES, lights=LIGHTS, next_query=next_query, paged=bool(cursor))
+
+
+@router.get("/tasks/{task_id}", response_class=HTMLResponse)
+async def task_page(request: Request, task_id: str) -> HTMLResponse:
+    ctx = await signed_in(request)
+    try:
+        task = await ctx.api.get("tracking", f"/api/v1/tasks/{quote(task_id)}")
+        reports = await ctx.api.get("tracking", f"/api/v1/tasks/{quote(task_id)}/reports")
+    except ApiError as exc:
+        return failed(ctx, exc)
+    allowed = set(task["allowed_actions"])
+    unit_actions = [a for a in UNIT_ACTIONS if a in allowed] if ctx.is_unit else []
+    can_report = ctx.is_unit and "progress" in allowed
+    review = [a for a in REVIEW_ACTIONS if a in allowed] if ctx.is_office else []
+    return render(request, "task.html", user=ctx.user, task=task, reports=reports,
+                  unit_actions=unit_actions, can_report=can_report, review=review)
+
+
+@router.post("/tasks/{task_id}/act/{action}")
+async def task_action(request: Request, task_id: str, action: str) -> Response:
+    ctx = await signed_in(request)
+    form = await request.form()
+    here = f"/tasks/{quote(task_id)}"
+    t = translator(request.state.lang)
+    comment = str(form.get("comment", ""))
+    try:
+        if action in UNIT_ACTIONS:
+            await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/{action}",
+                               json={"comment": comment})
+        elif action in REVIEW_ACTIONS:
+            await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/review",
+                               json={"decision": action, "comment": comment})
+        else:
+            return back(here, f"unknown action {action}", error=True)
+    except ApiError as exc:
+        return back(here, exc.message, error=True)
+    return back(here, f"{t('done')}: {t(action)}")
+
+
+@router.post("/tasks/{task_id}/report")
+async def task_report(request: Request, task_id: str) -> Response:
+    ctx = await signed_in(request)
+    form = await request.form()
+    here = f"/tasks/{quote(task_id)}"
+    evidence = []
+    try:
+        photo = form.get("photo")
+        if photo is not None and getattr(photo, "filename", ""):
+            content = await photo.read()
+            if content:
+                stored = await ctx.api.post(
+                    "tracking", f"/api/v1/tasks/{quote(task_id)}/evidence", content=content,
+                    params={"filename": photo.filename[:255]},
+                    headers={"Content-Type": photo.content_type or "application/octet-stream"})
+                evidence.append(stored["sha256"])
+        await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/reports",
+                           json={"text": str(form.get("text", "")), "evidence": evidence})
+    except ApiError as exc:
+        return back(here, exc.message, error=True)
+    return back(here, translator(request.state.lang)("done"))
+
+
+@router.get("/tasks/{task_id}/evidence/{sha256}")
+async def evidence(request: Request, task_id: str, sha256: str) -> Response:
+    ctx = await signed_in(request)
+    try:
+        got = await ctx.api.request("GET", "tracking",
+                                    f"/api/v1/tasks/{quote(task_id)}/evidence/{quote(sha256)}")
+    except ApiError as exc:
+        return failed(ctx, exc)
+    return Response(got.content, media_type=got.headers.get("content-type"),
+                    headers={"X-Content-Type-Options": "nosniff",
+                             "Content-Disposition": "inline"})
+
+
+# ---- items ----------------------------------------------------------------------------------------
+
+
+@router.get("/items/new", response_class=HTMLResponse)
+async def new_item_form(request: Request, rows: int = 3) -> HTMLResponse:
+    ctx = await signed_in(request)
+    return _item_form(ctx, {}, max(1, min(rows, 30)))
+
+
+def _item_form(ctx: Ctx, values: dict, rows: int, error: str = "", status: int = 200) -> HTMLResponse:
+    tasks = values.get("tasks", [])
+    tasks = tasks + [{}] * max(0, rows - len(tasks))
+    return render(ctx.request, "item_new.html", status, ctx.user, values=values, tasks=tasks,
+                  rows=rows, kinds=SOURCE_KINDS, urgencies=list(URGENCY_ORDER), error=error)
+
+
+@router.post("/items/new")
+async def register_item(request: Request) -> Response:
+    ctx = await signed_in(request)
+    form = await request.form()
+    columns = {k: form.getlist(f"task_{k}") for k in ("lead_unit", "co_units", "title", "due")}
+    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    values = {k: str(form.get(k, "")) for k in ("title", "source_kind", "source_ref", "urgency")}
+    values["tasks"] = rows
+    tasks = []
+    try:
+        for row in rows:
+            if not row["lead_unit"].strip():
+                continue
+            task = {"lead_unit": row["lead_unit"].strip(),
+                    "co_units": [u.strip() for u in row["co_units"].replace("，", ",").split(",")
+                                 if u.strip()],
+                    "due": _due(row["due"])}
+            if row["title"].strip():
+                task["title"] = row["title"].strip()
+            tasks.append(task)
+    except ValueError as exc:
+        return _item_form(ctx, values, len(rows), str(exc), 422)
+    body = {"title": values["title"], "urgency": values["urgency"] or "normal",
+            "source": {"kind": values["source_kind"] or "other", "ref": values["source_ref"]},
+            "tasks": tasks}
+    try:
+        item = await ctx.api.post("intake", "/api/v1/items", json=body)
+    except ApiError as exc:
+        return _item_form(ctx, values, len(rows), exc.message, exc.status if exc.status < 500 else 502)
+    return back(f"/items/{quote(item['id'])}", translator(request.state.lang)("registered"))
+
+
+def _due(text: str) -> str:
+    """A date from the form: the end of that working day (17:30) in Beijing time."""
+    text = text.strip()
+    if not text:
+        return (datetime.now(TZ) + timedelta(days=30)).replace(hour=17, minute=30, second=0,
+                                                               microsecond=0).isoformat()
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a date: {text!r} (YYYY-MM-DD)") from None
+    return datetime.combine(day, time(17, 30), TZ).isoformat()
+
+
+@router.get("/items/{item_id}", response_class=HTMLResponse)
+async def item_page(request: Request, item_id: str) -> HTMLResponse:
+    ctx = await signed_in(request)
+    try:
+        item = await ctx.api.get("intake", f"/api/v1/items/{quote(item_id)}")
+    except ApiError as exc:
+        return failed(ctx, exc)
+    return render(request, "item.html", user=ctx.user, item=item)
+
+
+# ---- scores -----------------------------------------------------------------------------------------
+
+
+@router.get("/units/{unit}/score", response_class=HTMLResponse)
+async def score_page(request: Request, unit: str, period: str = "") -> HTMLResponse:
+    ctx = await signed_in(request)
+    try:
+        score = await ctx.api.get("scoring", f"/api/v1/units/{quote(unit)}/score", period=period)
+    except ApiError as exc:
+        return failed(ctx, exc)
+    return render(request, "score.html", user=ctx.user, score=score)
+
+
+@router.get("/score")
+async def my_score(request: Request) -> Response:
+    ctx = await signed_in(request)
+    if ctx.user.unit:
+        return RedirectResponse(f"/units/{quote(ctx.user.unit)}/score", status_code=303)
+    return RedirectResponse("/", status_code=303)
