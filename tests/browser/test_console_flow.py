@@ -62,6 +62,7 @@ def test_an_item_from_registration_to_closed_off_the_ledger(console_stack, brows
     for n, unit in enumerate((unit_a, unit_b)):
         rows.nth(n).locator("input[name=task_lead_unit]").fill(unit)
         rows.nth(n).locator("input[name=task_due]").fill(due)
+    screenshot(office, "item-new")
     office.click("#do-register")
     office.wait_for_url("**/items/*")
     assert office.locator("#item-status").get_attribute("data-status") == "open"

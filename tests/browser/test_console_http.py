@@ -1,9 +1,14 @@
 """The console over plain HTTP: its address, the sign-in it requires, its languages."""
 
+import html
+import re
+import uuid
 from contextlib import closing
 
 import httpx
 import pytest
+
+from tests.support import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -63,3 +68,59 @@ def test_unknown_task_is_the_404_page(console):
     with closing(signed_in(console)) as client:
         response = client.get("/tasks/T-nonexistent")
         assert response.status_code == 404 and 'id="not-found"' in response.text
+
+
+def test_sign_in_returns_to_the_page_asked_for(console):
+    with closing(httpx.Client(base_url=console.url, timeout=10)) as client:
+        response = client.post("/signin", data={"role": "office", "next": "/tasks?light=red"})
+        assert response.headers["location"] == "/tasks?light=red"
+        elsewhere = client.post("/signin", data={"role": "office", "next": "//evil.example/x"})
+        assert elsewhere.headers["location"] == "/"  # no open redirect
+
+
+def test_the_apis_refusals_are_shown(console_stack):
+    stack, console = console_stack
+    unit = f"U-{uuid.uuid4().hex[:6]}"
+    with closing(signed_in(console)) as office:
+        bad = office.post("/items/new", data={
+            "title": "坏单位", "source_kind": "other", "source_ref": "", "urgency": "normal",
+            "task_lead_unit": "no spaces allowed", "task_co_units": "", "task_title": "",
+            "task_due": "2030-01-31"})
+        assert bad.status_code == 422 and 'role="alert"' in bad.text and "lead_unit" in bad.text
+        assert 'value="坏单位"' in bad.text  # the form keeps what was typed
+        made = office.post("/items/new", data={
+            "title": "安全检查", "source_kind": "other", "source_ref": "", "urgency": "normal",
+            "task_lead_unit": unit, "task_co_units": "", "task_title": "", "task_due": "2030-01-31"})
+        assert made.status_code == 303 and made.headers["location"].startswith("/items/")
+        item = office.get(made.headers["location"])
+        assert "2030-01-31 17:30" in item.text and "在办" in item.text
+        task_id = stack.intake.get(f"/api/v1{made.headers['location']}").json()["tasks"][0]["id"]
+        wait_until(lambda: office.get(f"/tasks/{task_id}").status_code == 200, what="the task")
+        refused = office.post(f"/tasks/{task_id}/act/accept", data={"comment": ""})
+        assert refused.status_code == 303
+        shown = office.get(f"/tasks/{task_id}")
+        assert 'class="flash error"' in shown.text and "only a submitted task can be reviewed" in shown.text
+        assert 'class="flash' not in office.get(f"/tasks/{task_id}").text  # shown once
+
+
+def test_the_ledger_pages_and_filters(console_stack):
+    stack, console = console_stack
+    tag = uuid.uuid4().hex[:8]
+    units = [f"U-{tag}-{n:02d}" for n in range(23)]
+    response = stack.intake.post("/api/v1/items", json={
+        "title": f"分页 {tag}", "source": {"kind": "other", "ref": ""},
+        "tasks": [{"lead_unit": u, "due": f"2030-03-{n + 1:02d}T17:30:00+08:00"}
+                  for n, u in enumerate(units)]})
+    assert response.status_code == 201, response.text
+    with closing(signed_in(console)) as office:
+        first = wait_until(lambda: (r := office.get("/tasks", params={"q": tag})).text.count(
+            'class="task-row"') == 20 and r, what="the ledger's first page")
+        assert "(23)" in first.text and units[0] in first.text and units[20] not in first.text
+        link = re.search(r'rel="next" href="([^"]+)"', first.text).group(1)
+        second = office.get(html.unescape(link))
+        assert second.text.count('class="task-row"') == 3 and units[22] in second.text
+        assert 'rel="next"' not in second.text
+        narrowed = office.get("/tasks", params={"q": tag, "unit": units[5], "status": "assigned"})
+        assert narrowed.text.count('class="task-row"') == 1
+        assert office.get("/tasks", params={"q": tag, "status": "accepted"}).text.count(
+            'class="task-row"') == 0
