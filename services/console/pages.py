@@ -29,6 +29,13 @@ SOURCE_KINDS = ["leader_instruction", "meeting_decision", "superior_requirement"
 OFFICE_ROLES = {"admin", "office"}
 UNIT_ACTIONS = ("sign", "submit")
 REVIEW_ACTIONS = ("accept", "return", "reverify")
+OFFICE_ACTIONS = ("suspend", "resume", "cancel")
+URGERS = OFFICE_ROLES | {"leader"}
+RUNNING_STATUSES = ("assigned", "signed", "in_progress", "submitted")
+EXTENSION_DECISIONS = ("grant", "refuse")
+BULLETIN_KINDS = ("criticism", "commendation")
+ISSUERS = ("office", "committee")
+INBOX_LIMIT = 100
 PAGE_SIZE = 20
 
 
@@ -60,7 +67,18 @@ async def signed_in(request: Request) -> Ctx:
     except Unauthorized:
         raise NeedsSignIn() from None
     api = Api(request.app.state.http, request.app.state.settings, token)
+    if user.unit:
+        request.state.unread = await _unread(api, user.unit)
     return Ctx(request, user, api)
+
+
+async def _unread(api: Api, unit: str) -> int | None:
+    """The unit's unread notices for the header (None if notify does not answer)."""
+    try:
+        return len(await api.get("notify", f"/api/v1/inbox/{quote(unit)}", unread="true",
+                                 limit=INBOX_LIMIT))
+    except ApiError:
+        return None
 
 
 def render(request: Request, name: str, status: int = 200, user: Principal | None = None,
@@ -73,7 +91,7 @@ def render(request: Request, name: str, status: int = 200, user: Principal | Non
     response = templates.TemplateResponse(request, name, {
         "t": translator(lang), "lang": lang, "user": user, "flash": flash, "flash_error": flash_error,
         "remaining": lambda due, status: remaining(translator(lang), due, status),
-        "path": request.url.path, **values,
+        "path": request.url.path, "unread": getattr(request.state, "unread", None), **values,
     }, status_code=status)
     if raw:
         response.delete_cookie(FLASH_COOKIE)
@@ -221,8 +239,16 @@ async def task_page(request: Request, task_id: str) -> HTMLResponse:
     unit_actions = [a for a in UNIT_ACTIONS if a in allowed] if ctx.is_unit else []
     can_report = ctx.is_unit and "progress" in allowed
     review = [a for a in REVIEW_ACTIONS if a in allowed] if ctx.is_office else []
+    office_actions = [a for a in OFFICE_ACTIONS if a in allowed] if ctx.is_office else []
+    running = task["status"] in RUNNING_STATUSES
+    can_urge = running and ctx.user.role in URGERS
+    can_extend = (ctx.user.role == "unit_head" and running and task["status"] != "submitted"
+                  and not task.get("extension"))
+    can_decide = ctx.is_office and bool(task.get("extension"))
     return render(request, "task.html", user=ctx.user, task=task, reports=reports,
-                  unit_actions=unit_actions, can_report=can_report, review=review)
+                  unit_actions=unit_actions, can_report=can_report, review=review,
+                  office_actions=office_actions, can_urge=can_urge, can_extend=can_extend,
+                  can_decide=can_decide)
 
 
 @router.post("/tasks/{task_id}/act/{action}")
@@ -239,11 +265,49 @@ async def task_action(request: Request, task_id: str, action: str) -> Response:
         elif action in REVIEW_ACTIONS:
             await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/review",
                                json={"decision": action, "comment": comment})
+        elif action in (*OFFICE_ACTIONS, "urge"):
+            await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/{action}",
+                               json={"comment": comment})
         else:
             return back(here, f"unknown action {action}", error=True)
     except ApiError as exc:
         return back(here, exc.message, error=True)
     return back(here, f"{t('done')}: {t(action)}")
+
+
+@router.post("/tasks/{task_id}/extension")
+async def ask_extension(request: Request, task_id: str) -> Response:
+    ctx = await signed_in(request)
+    form = await request.form()
+    here = f"/tasks/{quote(task_id)}"
+    t = translator(request.state.lang)
+    new_due = str(form.get("new_due", "")).strip()
+    try:
+        if not new_due:
+            raise ValueError(t("new_due_needed"))
+        body = {"new_due": _due(new_due), "reason": str(form.get("reason", ""))}
+        await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/extension", json=body)
+    except ValueError as exc:
+        return back(here, str(exc), error=True)
+    except ApiError as exc:
+        return back(here, exc.message, error=True)
+    return back(here, f"{t('done')}: {t('ask_extension')}")
+
+
+@router.post("/tasks/{task_id}/extension/{decision}")
+async def decide_extension(request: Request, task_id: str, decision: str) -> Response:
+    ctx = await signed_in(request)
+    form = await request.form()
+    here = f"/tasks/{quote(task_id)}"
+    t = translator(request.state.lang)
+    if decision not in EXTENSION_DECISIONS:
+        return back(here, f"unknown decision {decision}", error=True)
+    try:
+        await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/extension/decide",
+                           json={"decision": decision, "comment": str(form.get("comment", ""))})
+    except ApiError as exc:
+        return back(here, exc.message, error=True)
+    return back(here, f"{t('done')}: {t('ext_' + decision)}")
 
 
 @router.post("/tasks/{task_id}/report")
@@ -372,3 +436,69 @@ async def my_score(request: Request) -> Response:
     if ctx.user.unit:
         return RedirectResponse(f"/units/{quote(ctx.user.unit)}/score", status_code=303)
     return RedirectResponse("/", status_code=303)
+
+
+# ---- the inbox ----------------------------------------------------------------------------------
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+async def inbox_page(request: Request, recipient: str = "") -> HTMLResponse:
+    ctx = await signed_in(request)
+    recipient = ctx.user.unit or recipient.strip()
+    notices = None
+    if recipient:
+        try:
+            notices = await ctx.api.get("notify", f"/api/v1/inbox/{quote(recipient)}",
+                                        limit=INBOX_LIMIT)
+        except ApiError as exc:
+            return failed(ctx, exc)
+    return render(request, "inbox.html", user=ctx.user, recipient=recipient, notices=notices)
+
+
+@router.post("/inbox/read")
+async def inbox_read(request: Request) -> Response:
+    ctx = await signed_in(request)
+    form = await request.form()
+    recipient = ctx.user.unit or str(form.get("recipient", "")).strip()
+    here = f"/inbox?recipient={quote(recipient)}" if recipient else "/inbox"
+    if not recipient:
+        return back(here)
+    try:
+        marked = await ctx.api.post("notify", f"/api/v1/inbox/{quote(recipient)}/read", json={})
+    except ApiError as exc:
+        return back(here, exc.message, error=True)
+    return back(here, translator(request.state.lang)("marked_read", n=marked.get("marked", 0)))
+
+
+# ---- bulletins (通报) -------------------------------------------------------------------------------
+
+
+@router.get("/bulletins", response_class=HTMLResponse)
+async def bulletin_form(request: Request) -> HTMLResponse:
+    ctx = await signed_in(request)
+    return _bulletin_form(ctx, {})
+
+
+def _bulletin_form(ctx: Ctx, values: dict, error: str = "", status: int = 200) -> HTMLResponse:
+    return render(ctx.request, "bulletins.html", status, ctx.user, values=values, error=error,
+                  kinds=BULLETIN_KINDS, issuers=ISSUERS)
+
+
+def _ids(text: str) -> list[str]:
+    return [u.strip() for u in text.replace("，", ",").split(",") if u.strip()]
+
+
+@router.post("/bulletins")
+async def issue_bulletin(request: Request) -> Response:
+    ctx = await signed_in(request)
+    form = await request.form()
+    values = {k: str(form.get(k, "")) for k in ("kind", "issuer", "units", "persons", "reason")}
+    body = {"kind": values["kind"], "issuer": values["issuer"], "units": _ids(values["units"]),
+            "persons": _ids(values["persons"]), "reason": values["reason"]}
+    try:
+        issued = await ctx.api.post("scoring", "/api/v1/bulletins", json=body)
+    except ApiError as exc:
+        return _bulletin_form(ctx, values, exc.message, exc.status if exc.status < 500 else 502)
+    t = translator(request.state.lang)
+    return back("/bulletins", t("bulletin_issued", kind=t("b_" + issued["kind"]),
+                                units="、".join(issued["units"]), id=issued["id"]))

@@ -124,3 +124,34 @@ def test_the_ledger_pages_and_filters(console_stack):
         assert narrowed.text.count('class="task-row"') == 1
         assert office.get("/tasks", params={"q": tag, "status": "accepted"}).text.count(
             'class="task-row"') == 0
+
+
+def test_refused_task_actions_and_bulletins_show_the_apis_message(console):
+    with closing(signed_in(console, "office")) as office:
+        bulletin = office.post("/bulletins", data={"kind": "criticism", "issuer": "office",
+                                                   "units": "", "reason": "无单位"})
+        assert bulletin.status_code == 422 and 'id="form-error"' in bulletin.text
+        assert "units" in html.unescape(bulletin.text)
+        missing = office.post("/tasks/T-nope/act/urge", data={"comment": "催"})
+        assert missing.status_code == 303 and missing.headers["location"] == "/tasks/T-nope"
+        shown = office.get("/tasks/T-nope")  # the flash is shown once, on the next page
+        assert shown.status_code == 404
+    with closing(signed_in(console, "unit_head", "U-refused")) as head:
+        refused = head.post("/bulletins", data={"kind": "commendation", "issuer": "office",
+                                                "units": "U-refused", "reason": "自我表扬"})
+        assert refused.status_code == 403 and 'id="form-error"' in refused.text
+        no_date = head.post("/tasks/T-nope/extension", data={"new_due": "", "reason": "x"},
+                            follow_redirects=True)
+        assert "请填写申请延至的日期" in no_date.text
+
+
+def test_inbox_for_a_tenant_wide_role_asks_for_the_recipient(console):
+    with closing(signed_in(console, "office")) as office:
+        empty = office.get("/inbox")
+        assert empty.status_code == 200 and 'id="recipient-form"' in empty.text
+        assert 'id="notices"' not in empty.text
+        unit = f"U-{uuid.uuid4().hex[:6]}"
+        chosen = office.get(f"/inbox?recipient={unit}")
+        assert chosen.status_code == 200 and f"消息 · {unit}" in chosen.text and "暂无" in chosen.text
+        marked = office.post("/inbox/read", data={"recipient": unit})
+        assert marked.status_code == 303 and marked.headers["location"] == f"/inbox?recipient={unit}"
