@@ -135,7 +135,7 @@ def test_refused_task_actions_and_bulletins_show_the_apis_message(console):
         missing = office.post("/tasks/T-nope/act/urge", data={"comment": "催"})
         assert missing.status_code == 303 and missing.headers["location"] == "/tasks/T-nope"
         shown = office.get("/tasks/T-nope")  # the flash is shown once, on the next page
-        assert shown.status_code == 404
+        assert shown.status_code == 404 and "no task T-nope" in shown.text
     with closing(signed_in(console, "unit_head", "U-refused")) as head:
         refused = head.post("/bulletins", data={"kind": "commendation", "issuer": "office",
                                                 "units": "U-refused", "reason": "自我表扬"})
@@ -155,3 +155,38 @@ def test_inbox_for_a_tenant_wide_role_asks_for_the_recipient(console):
         assert chosen.status_code == 200 and f"消息 · {unit}" in chosen.text and "暂无" in chosen.text
         marked = office.post("/inbox/read", data={"recipient": unit})
         assert marked.status_code == 303 and marked.headers["location"] == f"/inbox?recipient={unit}"
+
+
+def test_office_actions_follow_the_tasks_state_and_refusals_are_shown(console_stack):
+    stack, console = console_stack
+    unit = f"U-{uuid.uuid4().hex[:6]}"
+    made = stack.intake.post("/api/v1/items", json={
+        "title": "中止与撤销", "source": {"kind": "other", "ref": ""},
+        "tasks": [{"lead_unit": unit, "due": "2030-01-31T17:30:00+08:00"}]})
+    assert made.status_code == 201, made.text
+    task = made.json()["tasks"][0]["id"]
+    with closing(signed_in(console, "unit_head", unit)) as head:
+        page = wait_until(lambda: (r := head.get(f"/tasks/{task}")).status_code == 200 and r,
+                          what="the task")
+        assert 'id="extension-form"' in page.text and 'id="do-urge"' not in page.text
+        early = head.post(f"/tasks/{task}/extension", data={"new_due": "2029-12-31", "reason": "早于时限"},
+                          follow_redirects=True)
+        assert 'class="flash error"' in early.text and "the new deadline must be after" in early.text
+        assert 'id="extension"' not in early.text
+    with closing(signed_in(console, "office")) as office:
+        page = office.get(f"/tasks/{task}")
+        assert all(f'id="do-{a}"' in page.text for a in ("urge", "suspend", "cancel"))
+        assert 'id="do-resume"' not in page.text and 'id="extension-decision-form"' not in page.text
+        refused = office.post(f"/tasks/{task}/extension/grant", data={"comment": ""},
+                              follow_redirects=True)
+        assert "there is no pending extension request" in refused.text
+        suspended = office.post(f"/tasks/{task}/act/suspend", data={"comment": "等待上级答复"},
+                                follow_redirects=True)
+        assert 'data-status="suspended"' in suspended.text and 'id="do-resume"' in suspended.text
+        assert 'id="do-urge"' not in suspended.text and 'id="do-suspend"' not in suspended.text
+        resumed = office.post(f"/tasks/{task}/act/resume", data={"comment": ""}, follow_redirects=True)
+        assert 'data-status="assigned"' in resumed.text and 'id="do-urge"' in resumed.text
+        cancelled = office.post(f"/tasks/{task}/act/cancel", data={"comment": "重复交办"},
+                                follow_redirects=True)
+        assert 'data-status="cancelled"' in cancelled.text and 'id="office-form"' not in cancelled.text
+        assert "重复交办" in cancelled.text
