@@ -427,7 +427,8 @@ async def score_page(request: Request, unit: str, period: str = "") -> HTMLRespo
         score = await ctx.api.get("scoring", f"/api/v1/units/{quote(unit)}/score", period=period)
     except ApiError as exc:
         return failed(ctx, exc)
-    return render(request, "score.html", user=ctx.user, score=score)
+    can_appeal = ctx.user.role == "unit_head" and ctx.user.unit == score["unit"]
+    return render(request, "score.html", user=ctx.user, score=score, can_appeal=can_appeal)
 
 
 @router.get("/score")
@@ -502,3 +503,116 @@ async def issue_bulletin(request: Request) -> Response:
     t = translator(request.state.lang)
     return back("/bulletins", t("bulletin_issued", kind=t("b_" + issued["kind"]),
                                 units="、".join(issued["units"]), id=issued["id"]))
+
+
+# ---- appeals (申诉) -----------------------------------------------------------------------------
+
+
+APPEAL_DECISIONS = ("uphold", "reverse")
+
+
+@router.post("/units/{unit}/score/appeal")
+async def file_appeal(request: Request, unit: str) -> Response:
+    ctx = await signed_in(request)
+    form = await request.form()
+    here = f"/units/{quote(unit)}/score"
+    t = translator(request.state.lang)
+    try:
+        entry_id = int(str(form.get("entry_id", "")))
+    except ValueError:
+        return back(here, t("bad_entry"), error=True)
+    try:
+        appeal = await ctx.api.post("scoring", "/api/v1/appeals",
+                                    json={"entry_id": entry_id, "reason": str(form.get("reason", ""))})
+    except ApiError as exc:
+        return back(here, exc.message, error=True)
+    return back(f"/appeals?id={quote(appeal['id'])}", t("appeal_filed", id=appeal["id"]))
+
+
+@router.get("/appeals", response_class=HTMLResponse)
+async def appeals_page(request: Request, id: str = "") -> HTMLResponse:  # noqa: A002
+    """scoring lists no appeals (only reads one by id): a lookup form, and the appeal found."""
+    ctx = await signed_in(request)
+    appeal_id = id.strip()
+    appeal = None
+    if appeal_id:
+        try:
+            appeal = await ctx.api.get("scoring", f"/api/v1/appeals/{quote(appeal_id)}")
+        except ApiError as exc:
+            return failed(ctx, exc)
+    return render(request, "appeals.html", user=ctx.user, appeal_id=appeal_id, appeal=appeal,
+                  decisions=APPEAL_DECISIONS if ctx.is_office else ())
+
+
+@router.post("/appeals/{appeal_id}/decide")
+async def decide_appeal(request: Request, appeal_id: str) -> Response:
+    ctx = await signed_in(request)
+    form = await request.form()
+    here = f"/appeals?id={quote(appeal_id)}"
+    t = translator(request.state.lang)
+    decision = str(form.get("decision", ""))
+    try:
+        await ctx.api.post("scoring", f"/api/v1/appeals/{quote(appeal_id)}/decide",
+                           json={"decision": decision, "comment": str(form.get("comment", ""))})
+    except ApiError as exc:
+        return back(here, exc.message, error=True)
+    return back(here, f"{t('done')}: {t('ap_' + decision)}")
+
+
+# ---- notify's deliveries and templates (the office; templates changed by administrators) ----------
+
+
+DELIVERY_STATUSES = ("dead", "pending", "sent")
+
+
+@router.get("/admin/deliveries", response_class=HTMLResponse)
+async def deliveries_page(request: Request, status: str = "dead") -> HTMLResponse:
+    ctx = await signed_in(request)
+    status = status if status in DELIVERY_STATUSES else ""
+    try:
+        deliveries = await ctx.api.get("notify", "/api/v1/deliveries", status=status)
+    except ApiError as exc:
+        return failed(ctx, exc)
+    return render(request, "deliveries.html", user=ctx.user, deliveries=deliveries, chosen=status,
+                  statuses=DELIVERY_STATUSES)
+
+
+@router.post("/admin/deliveries/{delivery_id}/resend")
+async def resend_delivery(request: Request, delivery_id: str) -> Response:
+    ctx = await signed_in(request)
+    here = "/admin/deliveries"
+    try:
+        await ctx.api.post("notify", f"/api/v1/deliveries/{quote(delivery_id)}/resend", json={})
+    except ApiError as exc:
+        return back(here, exc.message, error=True)
+    return back(here, translator(request.state.lang)("resent", id=delivery_id))
+
+
+@router.get("/admin/templates", response_class=HTMLResponse)
+async def templates_page(request: Request) -> HTMLResponse:
+    ctx = await signed_in(request)
+    try:
+        found = await ctx.api.get("notify", "/api/v1/templates")
+    except ApiError as exc:
+        return failed(ctx, exc)
+    found = sorted(found, key=lambda r: (r["kind"], r["language"]))
+    return render(request, "templates.html", user=ctx.user, rows=found,
+                  can_edit=ctx.user.role == "admin")
+
+
+@router.post("/admin/templates/{kind}/{language}")
+async def save_template(request: Request, kind: str, language: str) -> Response:
+    ctx = await signed_in(request)
+    form = await request.form()
+    here = f"/admin/templates#tpl-{kind}-{language}"
+    t = translator(request.state.lang)
+    path = f"/api/v1/templates/{quote(kind)}/{quote(language)}"
+    try:
+        if form.get("reset"):
+            await ctx.api.request("DELETE", "notify", path)
+            return back(here, f"{t('done')}: {t('reset')} {kind} · {language}")
+        await ctx.api.request("PUT", "notify", path, json={"title": str(form.get("title", "")),
+                                                          "body": str(form.get("body", ""))})
+    except ApiError as exc:
+        return back(here, f"{kind} · {language}: {exc.message}", error=True)
+    return back(here, f"{t('done')}: {t('save')} {kind} · {language}")
