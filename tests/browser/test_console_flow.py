@@ -90,7 +90,8 @@ def test_an_item_from_registration_to_closed_off_the_ledger(console_stack, brows
     assert status_of(head_a) == "in_progress"
     assert "已完成全部隐患排查" in head_a.locator("#reports").inner_text()
     image = head_a.locator("#reports img").first
-    assert image.evaluate("img => img.complete && img.naturalWidth") == 1  # served through the console
+    head_a.wait_for_function("img => img.complete", arg=image.element_handle())  # loaded (or failed)
+    assert image.evaluate("img => img.naturalWidth") == 1  # the photo, served through the console
     head_a.click("#do-submit")
     assert status_of(head_a) == "submitted"
 
