@@ -66,11 +66,11 @@ async def index(request: Request) -> HTMLResponse:
 
 
 @router.get("/calendar", response_class=HTMLResponse)
-async def calendar_page(request: Request, year: int | None = None) -> HTMLResponse:
+async def calendar_page(request: Request, year: str = "") -> HTMLResponse:
     ctx = await _reader(request)
     try:
         years = await ctx.api.get("tracking", "/api/v1/calendar")
-        chosen = year or (years[-1]["year"] if years else None)
+        chosen = year.strip() if year.strip().isdigit() else (years[-1]["year"] if years else None)
         shown = await ctx.api.get("tracking", f"/api/v1/calendar/{chosen}") if chosen else None
     except ApiError as exc:
         return failed(ctx, exc)
