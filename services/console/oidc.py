@@ -62,7 +62,8 @@ class Client:
                  "redirect_uri": self.settings.oidc_redirect_url, "scope": self.settings.oidc_scopes,
                  "state": state, "nonce": nonce, "code_challenge": _challenge(verifier),
                  "code_challenge_method": "S256"}
-        return f"{meta['authorization_endpoint']}?{urlencode(query)}"
+        endpoint = meta["authorization_endpoint"]
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}"
 
     async def redeem(self, http: httpx.AsyncClient, code: str, verifier: str) -> dict:
         meta = await self.meta(http)
@@ -105,7 +106,8 @@ class Client:
         query = {"client_id": self.settings.oidc_client_id}
         if self.settings.oidc_post_logout_url:
             query["post_logout_redirect_uri"] = self.settings.oidc_post_logout_url
-        return f"{meta['end_session_endpoint']}?{urlencode(query)}"
+        endpoint = meta["end_session_endpoint"]
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}"
 
 
 def _challenge(verifier: str) -> str:
@@ -166,7 +168,7 @@ async def callback(request: Request, code: str = "", state: str = "", error: str
         return _refused(request, f"the identity provider: {exc}", 502)
     if user.subject != str(identity["sub"]):
         return _refused(request, "sign-in refused: the ID and access tokens name different people", 403)
-    response = RedirectResponse(flow.get("next") or "/", status_code=303)
+    response = RedirectResponse(_local_path(str(flow.get("next") or "/")), status_code=303)
     response.delete_cookie(FLOW_COOKIE, path="/oidc")
     max_age = int(tokens.get("expires_in") or DEFAULT_SESSION_S)
     response.set_cookie(SESSION_COOKIE, access, max_age=max_age, httponly=True, samesite="lax",
