@@ -92,6 +92,16 @@ def test_org_units_robots_people_and_rule_sets(console_stack, browser, screensho
     assert root in admin.locator(".flash.error").inner_text()
     assert admin.locator(f"#unit-{root}").get_attribute("data-active") == "true"
     screenshot(admin, "admin-units")
+    # Moved to the top level and back; deactivated once nothing active is under it, reactivated.
+    for parent in ("", root):
+        admin.locator(f"#unit-{sub} summary").click()
+        admin.locator(f"#unit-{sub} .move-form input[name=parent_id]").fill(parent)
+        admin.locator(f"#unit-{sub} .do-move").click()
+        assert admin.locator(f"#unit-{sub}").get_attribute("data-parent") == parent
+    for change, active in (("deactivate", "false"), ("reactivate", "true")):
+        admin.locator(f"#unit-{sub} summary").click()
+        admin.locator(f"#unit-{sub} .do-{change}").click()
+        assert admin.locator(f"#unit-{sub}").get_attribute("data-active") == active
 
     # A group robot: its URL carries a key, the page shows only the host.
     admin.goto(f"{console.url}/admin/channels")
@@ -103,7 +113,15 @@ def test_org_units_robots_people_and_rule_sets(console_stack, browser, screensho
     robot = admin.locator(f"tr.robot[data-unit='{sub}'][data-channel='wecom']")
     assert robot.locator(".host").inner_text() == "qyapi.weixin.qq.com"
     assert f"KEY-{tag}" not in admin.content()
+    # The OA webhook: its host shown, never its token or secret; then removed again.
+    admin.fill("#oa-form input[name=url]", f"http://127.0.0.1:9/duban?token=OA-{tag}")
+    admin.fill("#oa-form input[name=secret]", f"secret-{tag}-0123456789")
+    admin.click("#do-save-oa")
+    assert admin.locator("#oa-current .host").inner_text() == "127.0.0.1"
+    assert f"OA-{tag}" not in admin.content() and f"secret-{tag}" not in admin.content()
     screenshot(admin, "admin-channels")
+    admin.click("#oa-webhook form[action='/admin/channels/oa/delete'] button")
+    assert admin.locator("#oa-current").count() == 0
 
     # A person of the sub-unit, and their notice channels (once notify has the person).
     person = f"P-{tag}"
