@@ -21,9 +21,15 @@ def _message(response: httpx.Response) -> str:
     except (ValueError, AttributeError):
         return response.text[:500] or response.reason_phrase
     if isinstance(detail, list):  # FastAPI's validation errors
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg', '')}" for e in detail)
+        return _errors(detail, skip=1)
+    if isinstance(detail, dict) and isinstance(detail.get("errors"), list):  # e.g. a bad rule set
+        return f"{detail.get('message', '')}: {_errors(detail['errors'], skip=0)}"
     return str(detail) if detail is not None else response.reason_phrase
+
+
+def _errors(errors: list, skip: int) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', [])[skip:])}: {e.get('msg', '')}"
+                     for e in errors if isinstance(e, dict))
 
 
 @dataclass

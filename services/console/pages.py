@@ -152,8 +152,10 @@ async def signin(request: Request) -> Response:
 
 
 @router.post("/signout")
-async def signout() -> Response:
-    response = back("/signin")
+async def signout(request: Request) -> Response:
+    provider = request.app.state.oidc  # signed in with OIDC: sign out at the provider too
+    target = await provider.end_session_url(request.app.state.http) if provider else None
+    response = back(target or "/signin")
     response.delete_cookie(SESSION_COOKIE)
     return response
 

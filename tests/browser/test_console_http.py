@@ -18,8 +18,16 @@ def console(console_stack):
     return console_stack[1]
 
 
-def signed_in(console, role="office", unit="", lang=None) -> httpx.Client:
+def csrf_client(console) -> httpx.Client:
+    """A client that repeats its CSRF cookie on every request (as the console's forms do)."""
     client = httpx.Client(base_url=console.url, timeout=10)
+    client.get("/signin")
+    client.headers["X-CSRF-Token"] = client.cookies["duban_csrf"]
+    return client
+
+
+def signed_in(console, role="office", unit="", lang=None) -> httpx.Client:
+    client = csrf_client(console)
     response = client.post("/signin", data={"tenant": "default", "role": role, "unit": unit})
     assert response.status_code == 303 and "duban_session" in response.cookies
     if lang:
@@ -38,7 +46,8 @@ def test_front_page_needs_sign_in_and_is_chinese(console):
 
 
 def test_session_cookie_is_http_only_and_lax(console):
-    response = httpx.post(f"{console.url}/signin", data={"role": "office"}, timeout=10)
+    with closing(csrf_client(console)) as client:
+        response = client.post("/signin", data={"role": "office"})
     cookie = response.headers["set-cookie"].lower()
     assert "duban_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
     with closing(signed_in(console)) as client:
@@ -51,7 +60,8 @@ def test_session_cookie_is_http_only_and_lax(console):
 def test_a_forged_or_bad_session_goes_back_to_sign_in(console):
     response = httpx.get(f"{console.url}/", cookies={"duban_session": "not.a.token"}, timeout=10)
     assert response.status_code == 303 and response.headers["location"] == "/signin"
-    refused = httpx.post(f"{console.url}/signin", data={"role": "unit_head"}, timeout=10)
+    with closing(csrf_client(console)) as client:
+        refused = client.post("/signin", data={"role": "unit_head"})
     assert refused.status_code == 303 and "duban_session" not in refused.cookies  # needs a unit
 
 
@@ -71,7 +81,7 @@ def test_unknown_task_is_the_404_page(console):
 
 
 def test_sign_in_returns_to_the_page_asked_for(console):
-    with closing(httpx.Client(base_url=console.url, timeout=10)) as client:
+    with closing(csrf_client(console)) as client:
         response = client.post("/signin", data={"role": "office", "next": "/tasks?light=red"})
         assert response.headers["location"] == "/tasks?light=red"
         elsewhere = client.post("/signin", data={"role": "office", "next": "//evil.example/x"})
