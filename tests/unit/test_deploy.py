@@ -167,6 +167,9 @@ def test_no_password_is_written_in_the_file():
         for key, value in (spec.get("environment") or {}).items():
             if "PASSWORD" in key and value is not None:
                 assert str(value).startswith("${") and ":?" in str(value), key
+    for key, value in example_env().items():  # placeholders nats-server and URLs take as they are
+        if "PASSWORD" in key:
+            assert re.fullmatch(r"dev[A-Za-z0-9]+", value), key
 
 
 def test_mounted_config_files_exist():
