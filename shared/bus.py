@@ -29,7 +29,9 @@ def make_broker(settings: Settings, service: str, registry: CollectorRegistry = 
     (retry with delay, ``max_deliver``, dead-letter subject). Publishing goes through it so every
     publish is traced and counted. With ``DUBAN_<SERVICE>_NATS_USER`` set it connects as that
     user (``duban nats-config``), taking its replies on its own inbox prefix; the consumers and
-    the clock use the same connection.
+    the clock use the same connection. ``DUBAN_NATS_URL`` may list a cluster's nodes separated by
+    commas: nats-py connects to one of them (in random order) and, when it is lost, to another or to
+    a node the cluster announced.
     """
     auth = {}
     if service_settings is not None and service_settings.nats_user:
@@ -40,7 +42,7 @@ def make_broker(settings: Settings, service: str, registry: CollectorRegistry = 
             "inbox_prefix": inbox_prefix(service_settings.nats_user),
         }
     return NatsBroker(
-        settings.nats_url,
+        settings.nats_servers,
         name=f"duban-{service}",
         **auth,
         middlewares=(

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DUBAN_", extra="ignore")
 
     env: Literal["dev", "test", "production"] = "dev"
+    # One server, or a cluster's nodes separated by commas (nats-py takes a list, not that string).
     nats_url: str = f"nats://127.0.0.1:{DEFAULT_NATS_PORT}"
     data_dir: Path = Path(".duban")
     host: str = "127.0.0.1"
@@ -56,6 +57,11 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """``DUBAN_NATS_URL`` split at commas: a cluster's nodes, any of which will do."""
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
 
 class ServiceSettings(BaseSettings):
