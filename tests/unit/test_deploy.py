@@ -159,6 +159,7 @@ def test_the_console_settings_load_from_what_compose_gives(monkeypatch):
         monkeypatch.setenv(key, value)
     settings = ConsoleSettings()
     assert settings.secure_cookie and settings.port == DEFAULT_CONSOLE_PORT
+    assert settings.oidc_issuer and settings.oidc_client_id  # the dev sign-in is refused in production
     assert Settings().auth_jwks_url  # production refuses to start without it
 
 

@@ -113,10 +113,13 @@ def test_each_service_connects_as_its_own_nats_user_with_secrets_by_reference(na
 
 
 def test_the_console_calls_the_services_by_their_kubernetes_names():
-    env = {item["name"]: item["value"] for item in container(objects("Deployment")["console"])["env"]}
+    env = {item["name"]: item.get("value") for item in container(objects("Deployment")["console"])["env"]}
     assert set(env) <= variables_read_by("console")
     for name in SERVICES:
         assert env[f"DUBAN_CONSOLE_{name.upper()}_URL"] == f"http://{name}:{DEFAULT_PORTS[name]}"
+    # Production refuses the dev sign-in: the console signs people in with the provider.
+    assert env["DUBAN_CONSOLE_OIDC_ISSUER"] and env["DUBAN_CONSOLE_OIDC_CLIENT_ID"]
+    assert env["DUBAN_CONSOLE_OIDC_REDIRECT_URL"].endswith("/oidc/callback")
 
 
 def test_the_shared_config_points_at_the_nats_pods_with_three_replicas(monkeypatch):
@@ -199,7 +202,7 @@ def test_secrets_are_referenced_not_written_and_the_readme_lists_them():
     readme = README.read_text()
     references = _secret_references()
     assert {name for name, _ in references} == {"duban-nats", "duban-db", "duban-intake",
-                                                "duban-notify"}
+                                                "duban-notify", "duban-console"}
     for name, key in references:
         assert f"`{name}`" in readme, name
         if key:
