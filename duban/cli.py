@@ -116,7 +116,8 @@ def _nats_url(args) -> str:
 async def _with_jetstream(url: str, action):
     import nats
 
-    nc = await nats.connect(url, connect_timeout=3, max_reconnect_attempts=0)
+    servers = [node.strip() for node in url.split(",") if node.strip()]  # a cluster's nodes
+    nc = await nats.connect(servers=servers, connect_timeout=3, max_reconnect_attempts=0)
     try:
         return await action(nc.jetstream())
     finally:
