@@ -118,5 +118,9 @@ async def lock_until_commit(session: AsyncSession, name: str) -> None:
     """Serialise the transactions that take the lock called ``name`` until each ends (PostgreSQL
     advisory lock; SQLite's BEGIN IMMEDIATE already runs writers one at a time)."""
     if session.bind.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], signed=True)
-        await session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=key))
+        await session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=advisory_key(name)))
+
+
+def advisory_key(name: str) -> int:
+    """The PostgreSQL advisory lock called ``name`` (a signed 64-bit key)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], signed=True)
