@@ -145,11 +145,13 @@ def _migrate(args) -> int:
 
 
 def _migrate_one(history, url: str, settings: Settings, *, show_only: bool) -> int:
-    from shared.migrations import status, upgrade
+    from shared.migrations import scripts, status, upgrade
 
     sqlite_file = _sqlite_file(url)
     if show_only and sqlite_file and not sqlite_file.exists():
-        print(f"{history.service:<9} {'-':<12} no database yet (migrating creates it)  {_shown(url)}")
+        head = scripts(history).get_current_head()
+        print(f"{history.service:<9} {'-':<12} (head {head})  no database yet (migrating creates it)  "
+              f"{_shown(url)}")
         return 1
     if not show_only:
         if sqlite_file and sqlite_file.parent == settings.data_dir:
