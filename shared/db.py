@@ -1,8 +1,9 @@
 """Database plumbing: async engines for SQLite (embedded) and PostgreSQL (production).
 
 Each service has its own SQLModel registry (its own tables, its own database); the plumbing
-tables (outbox, processed events) live in ``PlumbingBase`` and are created in every service's
-database beside the service's own.
+tables (outbox, processed events, audit trail) live in ``PlumbingBase`` and are in every service's
+database beside the service's own. The services' migrations (shared/migrations) make them;
+``create_tables`` is for tests' own tables and for a scratch store (scoring's replay).
 """
 
 import hashlib

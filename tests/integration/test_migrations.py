@@ -5,8 +5,10 @@ once, databases made by create_all or by another service, and a service migratin
 
 import importlib
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -14,7 +16,7 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Column, Integer, MetaData, String, inspect, insert, select, text
+from sqlalchemy import Column, Index, Integer, MetaData, String, inspect, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
@@ -83,6 +85,27 @@ async def test_a_model_changed_without_a_revision_is_found(database_url):
     flat = [d for diff in found for d in (diff if isinstance(diff, list) else [diff])]
     assert sorted((d[0], d[2], d[3] if isinstance(d[3], str) else d[3].name) for d in flat) == [
         ("add_column", "tracked_task", "priority"), ("modify_type", "task_history", "actor")]
+
+
+async def test_a_new_revision_takes_head_to_the_changed_models(database_url, tmp_path):
+    """What `duban migrate <service> --new-revision` does, on a copy of tracking's history."""
+    tracking = HISTORIES["tracking"]
+    shutil.copytree(tracking.versions, tmp_path / "versions")
+    changed = MetaData()
+    for table in tracking.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["tracked_task"].append_column(Column("priority", Integer))
+    Index("ix_tracked_task_priority", changed.tables["tracked_task"].c.priority)
+    history = replace(tracking, metadata=changed, versions=tmp_path / "versions")
+    written = migrations.new_revision(history, "add priority")
+    assert written.parent == tmp_path / "versions" and written.name.endswith("_add_priority.py")
+    source = written.read_text()
+    assert "add_column(sa.Column('priority', sa.Integer(), nullable=True))" in source
+    assert "create_index('ix_tracked_task_priority', ['priority']" in source
+    assert migrations.new_revision(history, "nothing more") is None
+    await migrations.upgrade(database_url, history)
+    assert await on(database_url, differences(history)) == []
+    assert (await migrations.status(database_url, history)).current == written.name.split("_")[0]
 
 
 @pytest.mark.parametrize("service", SERVICES)
