@@ -25,7 +25,7 @@ from shared import migrations
 from shared.audit import AuditEntry
 from shared.db import PlumbingBase, advisory_key, create_tables, make_engine
 from shared.settings import SERVICES
-from tests.support import free_port, wait_until
+from tests.support import drop_postgres_schema, free_port, new_postgres_schema, wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -71,6 +71,61 @@ async def test_head_makes_exactly_the_models(database_url, service):
     assert await on(database_url, tables) >= modelled | {history.version_table}
     state = await migrations.status(database_url, history)
     assert (state.current, state.describe()) == (state.head, "up to date")
+
+
+@pytest.fixture
+def second_url(database_url, tmp_path):
+    """Another fresh database on the same backend."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'second.db'}"
+        return
+    schema, url = new_postgres_schema()
+    yield url
+    drop_postgres_schema(schema)
+
+
+_POSTGRES_DDL = [
+    "SELECT table_name, column_name, data_type, character_maximum_length, is_nullable, column_default,"
+    " collation_name FROM information_schema.columns WHERE table_schema = current_schema()",
+    "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()",
+    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+    " WHERE connamespace = current_schema()::regnamespace",
+    "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger"
+    " WHERE NOT tgisinternal AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace)",
+    "SELECT proname, pg_get_functiondef(oid) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace",
+]
+
+
+def ddl(history: migrations.History):
+    """Every table, column, index, constraint, trigger and function as the database describes it,
+    but the version table and what no model describes."""
+    def read(conn) -> set[str]:
+        if conn.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL").all()
+            found = {" ".join(sql.split()) for name, sql in rows if history.modelled(name)}
+        else:
+            schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+            found = {" | ".join(map(str, row)).replace(f"{schema}.", "")
+                     for query in _POSTGRES_DDL for row in conn.exec_driver_sql(query)}
+        return {item for item in found if history.version_table not in item
+                and not any(prefix in item for prefix in history.unmodelled)}
+    return read
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_the_revisions_make_what_create_all_makes(database_url, second_url, service):
+    """Beyond what Alembic compares: defaults, sequences, collations, constraints, and DDL run
+    when a table is created (the audit trail's triggers)."""
+    history = HISTORIES[service]
+    await migrations.upgrade(database_url, history)
+    engine = make_engine(second_url)
+    try:
+        await create_tables(engine, history.metadatas)
+    finally:
+        await engine.dispose()
+    migrated = await on(database_url, ddl(history))
+    assert migrated == await on(second_url, ddl(history))
+    assert any("audit_entry" in item and "TRIGGER" in item.upper() for item in migrated)
 
 
 async def test_a_model_changed_without_a_revision_is_found(database_url):

@@ -147,8 +147,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_tracked_task_parent_task_id'), ['parent_task_id'], unique=False)
         batch_op.create_index('ix_tracked_task_pending_deadline', ['overdue_at', 'due'], unique=False)
         batch_op.create_index('ix_tracked_task_reporting', ['reporting_cycle', 'status'], unique=False)
-
-
     _create_text_search()
 
 
