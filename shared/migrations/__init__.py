@@ -32,8 +32,9 @@ from shared import audit, consumer, outbox  # noqa: F401 (they define the plumbi
 from shared.db import PlumbingBase, UTCDateTime, advisory_key, make_engine
 
 log = logging.getLogger(__name__)
-# Alembic tells at INFO which backend it found, for every command; upgrade() says what it did.
-logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+# Alembic tells at INFO which backend it found and which plugins it loads, for every command;
+# upgrade() says what it did.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 HERE = Path(__file__).parent
 
