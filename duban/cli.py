@@ -1,4 +1,5 @@
-"""`duban`: up | run SERVICE | clock show|advance|reset | token | nats-config | scoring replay | asyncapi."""
+"""`duban`: up | run SERVICE | migrate | clock show|advance|reset | token | nats-config | scoring replay |
+asyncapi."""
 
 import argparse
 import asyncio
@@ -10,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from shared.auth import ROLES, mint
-from shared.settings import DEFAULT_NATS_PORT, SERVICES, Settings
+from shared.settings import DEFAULT_NATS_PORT, SERVICES, ServiceSettings, Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +33,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("service", choices=SERVICES)
     run.add_argument("--port", type=int, help="HTTP port (default: the service's own)")
     run.set_defaults(func=_run)
+
+    migrate = sub.add_parser(
+        "migrate", help="upgrade services' databases to the latest schema (each service also does at start)")
+    migrate.add_argument("service", nargs="?", default="all", choices=[*SERVICES, "all"],
+                         help="one service, or all (the default)")
+    action = migrate.add_mutually_exclusive_group()
+    action.add_argument("--status", action="store_true",
+                        help="show each database's revision and the head; change nothing (exit 1 unless all at head)")
+    action.add_argument("--new-revision", metavar="MESSAGE",
+                        help="(developers) write a revision for the models' changes since head, for one service")
+    migrate.add_argument("--data-dir", type=Path, help="where the default SQLite databases are (.duban/)")
+    migrate.set_defaults(func=_migrate)
 
     clock = sub.add_parser("clock", help="show or move the simulated clock (refused in production)")
     clock.add_argument("--nats", metavar="URL", help="NATS server (default: the running `duban up`)")
@@ -97,6 +110,90 @@ def _run(args) -> int:
         os.environ[f"DUBAN_{args.service.upper()}_PORT"] = str(args.port)
     os.execv(sys.executable, [sys.executable, "-m", f"services.{args.service}"])
     return 0  # not reached
+
+
+# ---- migrate ------------------------------------------------------------------------------------
+
+
+def _migrate(args) -> int:
+    import importlib
+    import logging
+
+    from sqlalchemy.exc import DBAPIError
+
+    from shared.migrations import SchemaMismatch
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    names = SERVICES if args.service == "all" else (args.service,)
+    histories = {name: importlib.import_module(f"services.{name}.migrations").HISTORY for name in names}
+    if args.new_revision:
+        return _new_revision(histories, args.new_revision)
+    settings = Settings()
+    settings.data_dir = _data_dir(args)
+    failed = 0
+    for name, history in histories.items():
+        url = ServiceSettings.load(name, settings).database_url
+        try:
+            failed |= _migrate_one(history, url, settings, show_only=args.status)
+        except SchemaMismatch as exc:
+            print(f"duban migrate: {exc}", file=sys.stderr)
+            failed = 1
+        except (OSError, DBAPIError) as exc:
+            print(f"duban migrate: {name}: cannot migrate {_shown(url)}: {exc}", file=sys.stderr)
+            failed = 1
+    return failed
+
+
+def _migrate_one(history, url: str, settings: Settings, *, show_only: bool) -> int:
+    from shared.migrations import scripts, status, upgrade
+
+    sqlite_file = _sqlite_file(url)
+    if show_only and sqlite_file and not sqlite_file.exists():
+        head = scripts(history).get_current_head()
+        print(f"{history.service:<9} {'-':<12} (head {head})  no database yet (migrating creates it)  "
+              f"{_shown(url)}")
+        return 1
+    if not show_only:
+        if sqlite_file and sqlite_file.parent == settings.data_dir:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        before = asyncio.run(upgrade(url, history))
+    now = asyncio.run(status(url, history))
+    done = now.describe() if show_only or before == now.current else f"upgraded from {before or 'empty'}"
+    print(f"{history.service:<9} {now.current or '-':<12} (head {now.head})  {done}  {_shown(url)}")
+    return int(now.current != now.head)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _new_revision(histories: dict, message: str) -> int:
+    from shared.migrations import new_revision
+
+    if len(histories) != 1:
+        print("duban migrate --new-revision: name one service", file=sys.stderr)
+        return 2
+    (name, history), = histories.items()
+    path = new_revision(history, message)
+    if path is None:
+        print(f"{name}: the models are what head makes; no revision written", file=sys.stderr)
+        return 1
+    print(f"{name}: wrote {path}; read it (types, defaults, indexes, data moves) before committing it")
+    return 0
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
 
 
 # ---- clock ------------------------------------------------------------------------------------
