@@ -6,7 +6,7 @@ each service declares ``class OrgUnitCopy(OrgUnitFields, <its Base>, table=True)
 database and subscribes ``copy_handler(OrgUnitCopy)`` to intake's stream.
 """
 
-from sqlalchemy import JSON, Index, Text, func, literal
+from sqlalchemy import Index, Text, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,21 +25,6 @@ class OrgUnitFields(SQLModel):
     parent_id: str | None = Field(default=None, max_length=64)
     active: bool = True
     path: str = Field(sa_type=PATH_TYPE)  # "/U-1/U-7/", as in intake
-
-
-class PersonColumns(SQLModel):
-    """A person's columns as intake keeps them and notify copies them (shared.events.PersonFields);
-    each table adds its own key."""
-
-    name: str = Field(max_length=128)
-    unit_id: str | None = Field(default=None, max_length=64)
-    roles: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
-    email: str = Field(default="", max_length=254)
-    mobile: str = Field(default="", max_length=32)
-    wecom_user: str = Field(default="", max_length=64)
-    dingtalk_user: str = Field(default="", max_length=64)
-    feishu_user: str = Field(default="", max_length=64)
-    active: bool = True
 
 
 def path_index(tablename: str) -> Index:

@@ -13,7 +13,6 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
-from shared.org_copy import PersonColumns
 from shared.events import UNIT_ID_PATTERN, PersonFields
 
 
@@ -140,7 +139,7 @@ class OrgUnit(IntakeBase, table=True):
     oa_reported_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
-class Person(PersonColumns, IntakeBase, table=True):
+class Person(IntakeBase, table=True):
     """A person of a tenant's org chart (from the OA or the people API): where they sit, what they
     are (负责人, 经办人, leader, supervisor) and how to reach them, for notify's copy."""
 
@@ -149,6 +148,15 @@ class Person(PersonColumns, IntakeBase, table=True):
 
     tenant: str = Field(primary_key=True, max_length=64)
     id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=128)
+    unit_id: str | None = Field(default=None, max_length=64)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    email: str = Field(default="", max_length=254)
+    mobile: str = Field(default="", max_length=32)
+    wecom_user: str = Field(default="", max_length=64)
+    dingtalk_user: str = Field(default="", max_length=64)
+    feishu_user: str = Field(default="", max_length=64)
+    active: bool = True
     # When the OA last reported this person (its event time): older reports are stale.
     oa_reported_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
-from shared.org_copy import OrgUnitFields, PersonColumns, path_index
+from shared.org_copy import OrgUnitFields, path_index
 
 
 class NotifyBase(SQLModel, registry=registry()):
@@ -53,7 +53,7 @@ class OrgUnitCopy(OrgUnitFields, NotifyBase, table=True):
     __table_args__ = (path_index("org_unit_copy"),)
 
 
-class PersonCopy(PersonColumns, NotifyBase, table=True):
+class PersonCopy(NotifyBase, table=True):
     """notify's copy of intake's people (person.changed): who sits where and how to reach them."""
 
     __tablename__ = "person_copy"
@@ -61,6 +61,15 @@ class PersonCopy(PersonColumns, NotifyBase, table=True):
 
     tenant: str = Field(primary_key=True, max_length=64)
     person_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=128)
+    unit_id: str | None = Field(default=None, max_length=64)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    email: str = Field(default="", max_length=254)
+    mobile: str = Field(default="", max_length=32)
+    wecom_user: str = Field(default="", max_length=64)
+    dingtalk_user: str = Field(default="", max_length=64)
+    feishu_user: str = Field(default="", max_length=64)
+    active: bool = True
 
 
 class Preference(NotifyBase, table=True):
