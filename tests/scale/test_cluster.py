@@ -194,6 +194,8 @@ def test_a_killed_node_and_killed_replicas_lose_nothing_and_double_nothing(clust
     tasks = wait_until(lambda: rows if len(rows := ledger(stack)) >= len(posted) else None, timeout=60,
                        what="every task in tracking")
     assert {t["id"] for t in tasks} == posted
+    clock_bucket = on_the_bus(stack, lambda js: js.stream_info("KV_duban_clock"))
+    assert clock_bucket.config.num_replicas == 3  # else the clock stops while its one node is down
 
     # The clock moves a day at a time, each day's reminders fired before the next (a jump over two
     # of a task's reminders sends one). The tracking stream's leader node dies on the busiest day,
