@@ -213,8 +213,9 @@ def _nats_url(args) -> str:
 async def _with_jetstream(url: str, action):
     import nats
 
-    servers = [node.strip() for node in url.split(",") if node.strip()]  # a cluster's nodes
-    nc = await nats.connect(servers=servers, connect_timeout=3, max_reconnect_attempts=0)
+    from shared.bus import nats_servers
+
+    nc = await nats.connect(nats_servers(url), connect_timeout=3, max_reconnect_attempts=0)
     try:
         return await action(nc.jetstream())
     finally:

@@ -16,6 +16,12 @@ from shared.streams import StreamSpec
 log = logging.getLogger(__name__)
 
 
+def nats_servers(url: str) -> list[str]:
+    """The servers ``DUBAN_NATS_URL`` names: one, or a cluster's, comma-separated (nats-py takes
+    a list; it would read a comma-separated string as one address)."""
+    return [server.strip() for server in url.split(",") if server.strip()]
+
+
 def inbox_prefix(user: str) -> str:
     """The reply subjects of an authenticated NATS user (``_INBOX_<user>.…``): its own only."""
     return f"_INBOX_{user}"
@@ -42,7 +48,7 @@ def make_broker(settings: Settings, service: str, registry: CollectorRegistry = 
             "inbox_prefix": inbox_prefix(service_settings.nats_user),
         }
     return NatsBroker(
-        settings.nats_servers,
+        nats_servers(settings.nats_url),
         name=f"duban-{service}",
         **auth,
         middlewares=(

@@ -148,7 +148,7 @@ class Runtime:
         js = jetstream(self.broker, self.settings)
         for stream in [self.stream, *self.spec.inbound_streams]:
             await declare_stream(js, stream, self.settings)
-        await self.clock.follow(js)
+        await self.clock.follow(js, replicas=self.settings.stream_replicas)
         await wait_for_streams(js, sorted({s.stream for s in self.spec.subscriptions}))
         options = ConsumerOptions(
             batch_size=self.settings.batch_size,

@@ -58,11 +58,6 @@ class Settings(BaseSettings):
     def production(self) -> bool:
         return self.env == "production"
 
-    @property
-    def nats_servers(self) -> list[str]:
-        """``DUBAN_NATS_URL`` split at commas: a cluster's nodes, any of which will do."""
-        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
-
 
 class ServiceSettings(BaseSettings):
     """Settings of one service, read from ``DUBAN_<SERVICE>_*``."""

@@ -7,12 +7,6 @@ from shared.settings import Settings
 from tests.support import free_port
 
 
-def test_nats_url_may_list_several_servers():
-    settings = Settings(nats_url=" nats://a:4222,nats://b:4222 , nats://c:4222,")
-    assert settings.nats_servers == ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
-    assert Settings(nats_url="nats://a:4222").nats_servers == ["nats://a:4222"]
-
-
 async def test_the_broker_connects_through_whichever_listed_server_answers(nats_server):
     dead = [f"nats://127.0.0.1:{free_port()}" for _ in range(2)]
     settings = Settings(nats_url=",".join([dead[0], nats_server.url, dead[1]]), env="test")

@@ -13,6 +13,7 @@ import yaml
 
 from duban.nats_config import users
 from services.console.config import DEFAULT_CONSOLE_PORT, ConsoleSettings
+from shared.bus import nats_servers
 from shared.settings import DEFAULT_PORTS, SERVICES, ServiceSettings, Settings
 from tests.unit.deploy_checks import (
     README, ROOT, OWN_SETTINGS, nats_conf, nats_config_test, nats_passwords, nats_routes,
@@ -127,7 +128,7 @@ def test_the_settings_load_from_what_compose_gives(name, monkeypatch):
     for key, value in service_env(name).items():
         monkeypatch.setenv(key, value)
     common = Settings()
-    assert len(common.nats_servers) == 3 and common.stream_replicas == 3 and common.production
+    assert len(nats_servers(common.nats_url)) == 3 and common.stream_replicas == 3 and common.production
     own = ServiceSettings.load(name, common)
     assert own.port == DEFAULT_PORTS[name] and own.database_url.startswith("postgresql://")
     for settings in OWN_SETTINGS[name]:

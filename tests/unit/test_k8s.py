@@ -9,6 +9,7 @@ import yaml
 
 from duban.nats_config import users
 from services.console.config import DEFAULT_CONSOLE_PORT
+from shared.bus import nats_servers
 from shared.settings import DEFAULT_PORTS, SERVICES, Settings
 from tests.unit.deploy_checks import (
     README, ROOT, nats_conf, nats_routes, nats_users, nats_value, variables_read_by,
@@ -132,7 +133,7 @@ def test_the_shared_config_points_at_the_nats_pods_with_three_replicas(monkeypat
     for key, value in data.items():
         monkeypatch.setenv(key, value)
     settings = Settings()
-    assert settings.nats_servers == [f"nats://{pod}:4222" for pod in pods]
+    assert nats_servers(settings.nats_url) == [f"nats://{pod}:4222" for pod in pods]
     assert settings.stream_replicas == 3 and settings.production and settings.auth_jwks_url
 
 
