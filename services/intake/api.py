@@ -1,11 +1,13 @@
 """intake's HTTP routes."""
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 
 from services.intake import domain, store
-from services.intake.access import require_in_scope, task_units
+from services.intake.access import require_in_scope, task_units, visible_items
 from services.intake.models import (
     IdempotencyKey, Item, ItemCreate, ItemPublic, Progress, SourceIn, Task, TaskPublic, TasksAdd,
 )
@@ -118,6 +120,27 @@ async def _replay(runtime: Runtime, tenant: str, key: str, fingerprint: str) -> 
         if earlier.request_hash != fingerprint:
             raise HTTPException(422, f"Idempotency-Key {key!r} was already used for a different request")
         return to_public(*await store.get_item(session, tenant, earlier.item_id))
+
+
+@router.get("/items", response_model=list[ItemPublic])
+async def items_supervised(
+    supervising_leader: Annotated[list[str], Query(min_length=1, description=(
+        "the supervising leader (督办领导) as the items name them: a person id or a name; "
+        "several: any of them"))],
+    open_only: bool = Query(False, alias="open", description="only items not closed off the ledger"),
+    limit: int = Query(100, ge=1, le=500),
+    runtime: Runtime = Depends(runtime_of),
+    caller: Principal = Depends(authorize),
+) -> list[ItemPublic]:
+    """The items a leader supervises, newest first (a caller limited to a unit: those of its scope)."""
+    leaders = [name.strip() for name in supervising_leader if name.strip()]
+    if not leaders:
+        raise HTTPException(422, "name the supervising leader")
+    async with runtime.sessions() as session:
+        found = await store.items_supervised_by(session, caller.tenant, leaders,
+                                                open_only=open_only, limit=limit)
+        found = await visible_items(caller, session, found)
+    return [to_public(item, tasks) for item, tasks in found]
 
 
 @router.get("/items/{item_id}", response_model=ItemPublic)

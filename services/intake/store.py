@@ -42,6 +42,23 @@ async def get_item(
     return found if found is not None and found[0].tenant == tenant else None
 
 
+async def items_supervised_by(session: AsyncSession, tenant: str, leaders: list[str], *,
+                              open_only: bool, limit: int) -> list[tuple[Item, list[Task]]]:
+    """A tenant's items whose supervising leader (督办领导) is one of ``leaders``, newest first,
+    each with its tasks."""
+    query = select(Item).where(Item.tenant == tenant, col(Item.supervising_leader).in_(leaders))
+    if open_only:
+        query = query.where(col(Item.closed_at).is_(None))
+    items = list((await session.exec(query.order_by(col(Item.registered_at).desc(),
+                                                    col(Item.id)).limit(limit))).all())
+    tasks = await session.exec(select(Task).where(col(Task.item_id).in_([i.id for i in items]))
+                               .order_by(col(Task.position))) if items else []
+    by_item: dict[str, list[Task]] = {i.id: [] for i in items}
+    for task in tasks:
+        by_item[task.item_id].append(task)
+    return [(i, by_item[i.id]) for i in items]
+
+
 async def next_sequence(session: AsyncSession, tenant: str, year: int) -> int:
     """The next number for (tenant, year), atomically, even with several replicas."""
     stmt = upsert_adding(session, ItemCounter.__table__, {"tenant": tenant, "year": year}, {"last": 1})
