@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.console import pages
+from services.console import exports, leader_pages, pages
 from services.console.config import ConsoleSettings
 from services.console.i18n import DEFAULT_LANG, normalise_lang
 from shared.auth import TokenVerifier
@@ -37,6 +37,9 @@ def build_app(settings: ConsoleSettings | None = None, common: Settings | None =
     app.state.settings, app.state.common = settings, common
     app.state.verifier = TokenVerifier(common)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # before pages: /tasks/export.xlsx and /items/import would match /tasks/{id} and /items/{id}
+    app.include_router(exports.router)
+    app.include_router(leader_pages.router)
     app.include_router(pages.router)
     app.add_exception_handler(pages.NeedsSignIn, _to_signin)
 

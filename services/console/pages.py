@@ -4,12 +4,13 @@ followed by a redirect back (the API's message shown on a 4xx)."""
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from services.console import figures
 from services.console.client import Api, ApiError
 from services.console.i18n import TZ, local, remaining, translator
 from shared.auth import ROLES, UNIT_ROLES, Principal, Unauthorized, mint
@@ -17,6 +18,8 @@ from shared.auth import ROLES, UNIT_ROLES, Principal, Unauthorized, mint
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["local"] = local
+templates.env.globals.update(line_points=figures.line_points,
+                             polyline_segments=figures.polyline_segments, bar_scale=figures.bar_scale)
 
 SESSION_COOKIE = "duban_session"
 FLASH_COOKIE = "duban_flash"
@@ -37,6 +40,7 @@ BULLETIN_KINDS = ("criticism", "commendation")
 ISSUERS = ("office", "committee")
 INBOX_LIMIT = 100
 PAGE_SIZE = 20
+LEDGER_SORTS = ("due", "-due")  # the ledger API's orders
 
 
 class NeedsSignIn(Exception):
@@ -193,8 +197,10 @@ async def _dashboard(ctx: Ctx) -> HTMLResponse:
                                      period=str(now.astimezone(TZ).year)))["units"][:10]
     except ApiError:  # rankings switched off for the tenant, or scoring unreachable
         ranking = None
+    months = await figures.monthly_rates(ctx.api, now)
+    by_unit = await figures.load_by_unit(ctx.api)
     return render(ctx.request, "dashboard.html", user=ctx.user, counts=counts,
-                  overdue=overdue["items"], ranking=ranking)
+                  overdue=overdue["items"], ranking=ranking, months=months, by_unit=by_unit)
 
 
 async def _unit_home(ctx: Ctx) -> HTMLResponse:
@@ -212,9 +218,10 @@ async def _unit_home(ctx: Ctx) -> HTMLResponse:
 
 @router.get("/tasks", response_class=HTMLResponse)
 async def ledger(request: Request, status: str = "", light: str = "", unit: str = "", q: str = "",
-                 cursor: str = "") -> HTMLResponse:
+                 sort: str = "", cursor: str = "") -> HTMLResponse:
     ctx = await signed_in(request)
-    filters = {"status": status, "light": light, "unit": unit, "q": q}
+    filters = {"status": status, "light": light, "unit": unit, "q": q,
+               "sort": sort if sort in LEDGER_SORTS else ""}
     try:
         page = await ctx.api.get("tracking", "/api/v1/tasks", limit=PAGE_SIZE, cursor=cursor,
                                  with_total="true", **filters)
@@ -224,7 +231,8 @@ async def ledger(request: Request, status: str = "", light: str = "", unit: str 
     if page.get("next_cursor"):
         next_query = str(request.url.include_query_params(cursor=page["next_cursor"]).query)
     return render(request, "ledger.html", user=ctx.user, page=page, filters=filters,
-                  statuses=ALL_STATUSES, lights=LIGHTS, next_query=next_query, paged=bool(cursor))
+                  statuses=ALL_STATUSES, lights=LIGHTS, next_query=next_query, paged=bool(cursor),
+                  sorts=LEDGER_SORTS, filter_query=urlencode({k: v for k, v in filters.items() if v}))
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
