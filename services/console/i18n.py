@@ -61,7 +61,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "bulletin_ledger": "通报计入被通报单位的考核得分，可在单位得分页查看。",
         "appeal": "申诉", "appeals": "申诉", "appeal_reason": "申诉理由", "file_appeal": "提交申诉",
         "bad_entry": "未指明要申诉的得分条目", "appeal_filed": "申诉已提交，编号 {id}",
-        "appeal_id": "申诉编号", "appeal_lookup": "按编号查看申诉（评分服务不提供申诉列表；编号见提交申诉后的提示）",
+        "appeal_id": "申诉编号", "appeal_lookup": "按编号查看申诉（编号见提交申诉后的提示或下方列表）",
         "entry_id": "得分条目", "filed_by": "申诉人", "filed_at": "提交时间", "decided_by": "处理人",
         "decided_at": "处理时间", "ap_uphold": "维持原分", "ap_reverse": "撤销扣分（申诉成立）",
         "ap_pending": "待处理", "ap_upheld": "已维持", "ap_reversed": "已撤销",
@@ -83,6 +83,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "import_errors": "表格中的问题（未创建任何事项）", "row": "行", "column": "列",
         "import_done": "已导入 {items} 个事项、{tasks} 个任务", "import_no_file": "请选择要导入的Excel文件",
         "number": "编号",
+        "bulletin_list": "已发布的通报", "appeal_list": "申诉列表",
     },
     "en": {
         "app": "Duban", "home": "Home", "ledger": "Ledger", "new_item": "Register item",
@@ -140,7 +141,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "appeal": "Appeal", "appeals": "Appeals", "appeal_reason": "Reason for the appeal",
         "file_appeal": "File appeal", "bad_entry": "No score entry named to appeal",
         "appeal_filed": "Appeal filed, number {id}", "appeal_id": "Appeal number",
-        "appeal_lookup": "Look up an appeal by its number (scoring lists no appeals; the number is shown when one is filed)",
+        "appeal_lookup": "Look up an appeal by its number (shown when one is filed, and in the list below)",
         "entry_id": "Score entry", "filed_by": "Filed by", "filed_at": "Filed at",
         "decided_by": "Decided by", "decided_at": "Decided at", "ap_uphold": "Uphold the entry",
         "ap_reverse": "Reverse the entry (the unit is right)", "ap_pending": "Pending",
@@ -164,6 +165,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "import_errors": "Problems in the sheet (nothing was created)", "row": "Row", "column": "Column",
         "import_done": "Imported {items} items with {tasks} tasks", "import_no_file": "Choose the Excel file to import",
         "number": "Number",
+        "bulletin_list": "Bulletins issued", "appeal_list": "Appeals",
     },
 }
 

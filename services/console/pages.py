@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from services.console import figures
+from services.console import figures, lists
 from services.console.client import Api, ApiError
 from services.console.i18n import TZ, local, remaining, translator
 from shared.auth import ROLES, UNIT_ROLES, Principal, Unauthorized, mint
@@ -485,12 +485,14 @@ async def inbox_read(request: Request) -> Response:
 @router.get("/bulletins", response_class=HTMLResponse)
 async def bulletin_form(request: Request) -> HTMLResponse:
     ctx = await signed_in(request)
-    return _bulletin_form(ctx, {})
+    found = await lists.listing(ctx.api, "bulletins", lists.chosen(request, lists.BULLETIN_FILTERS))
+    return _bulletin_form(ctx, {}, listing=found)
 
 
-def _bulletin_form(ctx: Ctx, values: dict, error: str = "", status: int = 200) -> HTMLResponse:
+def _bulletin_form(ctx: Ctx, values: dict, error: str = "", status: int = 200,
+                   listing: "lists.Listing | None" = None) -> HTMLResponse:
     return render(ctx.request, "bulletins.html", status, ctx.user, values=values, error=error,
-                  kinds=BULLETIN_KINDS, issuers=ISSUERS)
+                  kinds=BULLETIN_KINDS, issuers=ISSUERS, listing=listing)
 
 
 def _ids(text: str) -> list[str]:
@@ -539,7 +541,7 @@ async def file_appeal(request: Request, unit: str) -> Response:
 
 @router.get("/appeals", response_class=HTMLResponse)
 async def appeals_page(request: Request, id: str = "") -> HTMLResponse:  # noqa: A002
-    """scoring lists no appeals (only reads one by id): a lookup form, and the appeal found."""
+    """The appeals (filtered by period, unit, status), a lookup by number, and the appeal found."""
     ctx = await signed_in(request)
     appeal_id = id.strip()
     appeal = None
@@ -548,8 +550,10 @@ async def appeals_page(request: Request, id: str = "") -> HTMLResponse:  # noqa:
             appeal = await ctx.api.get("scoring", f"/api/v1/appeals/{quote(appeal_id)}")
         except ApiError as exc:
             return failed(ctx, exc)
+    found = await lists.listing(ctx.api, "appeals", lists.chosen(request, lists.APPEAL_FILTERS))
     return render(request, "appeals.html", user=ctx.user, appeal_id=appeal_id, appeal=appeal,
-                  decisions=APPEAL_DECISIONS if ctx.is_office else ())
+                  decisions=APPEAL_DECISIONS if ctx.is_office else (), listing=found,
+                  appeal_statuses=lists.APPEAL_STATUSES)
 
 
 @router.post("/appeals/{appeal_id}/decide")

@@ -174,3 +174,39 @@ def test_export_the_filtered_ledger_and_import_a_sheet(console_stack, browser, s
     office.wait_for_url("**/items/*")
     assert office.locator("#item-tasks tr[data-task]").count() == 2
     assert Path(SCREENSHOTS / "import-done-phone.png").exists()
+
+
+def test_the_lists_of_bulletins_and_appeals_show_each_unit_its_own(console_stack):
+    from contextlib import closing
+
+    from tests.browser.test_console_http import signed_in
+
+    stack, console = console_stack
+    tag = uuid.uuid4().hex[:6]
+    mine, other = f"U-b{tag}", f"U-o{tag}"
+    issued = {}
+    for unit in (mine, other):
+        response = stack.scoring.post("/api/v1/bulletins", json={
+            "kind": "criticism", "issuer": "office", "units": [unit], "reason": f"未按期报送 {tag}"})
+        assert response.status_code == 201, response.text
+        issued[unit] = response.json()["id"]
+    entry = stack.scoring.get(f"/api/v1/units/{mine}/score").json()["entries"][0]["id"]
+    appeal = stack.as_("unit_head", mine, service="scoring").post(
+        "/api/v1/appeals", json={"entry_id": entry, "reason": f"已报送 {tag}"}).json()["id"]
+
+    with closing(signed_in(console, "office")) as office:
+        page = office.get("/bulletins", params={"unit": mine})
+        assert f'data-bulletin="{issued[mine]}"' in page.text
+        assert f'data-bulletin="{issued[other]}"' not in page.text
+        pending = office.get("/appeals", params={"status": "pending", "unit": mine})
+        assert f'data-appeal="{appeal}"' in pending.text and f"已报送 {tag}" in pending.text
+        assert f'data-appeal="{appeal}"' not in office.get(
+            "/appeals", params={"status": "reversed", "unit": mine}).text
+        bad = office.get("/bulletins", params={"period": "soon"})
+        assert bad.status_code == 200 and "bad period" in bad.text  # scoring's message, form still there
+    with closing(signed_in(console, "unit_head", other)) as head:
+        assert f'data-bulletin="{issued[other]}"' in head.get("/bulletins").text
+        assert f'data-bulletin="{issued[mine]}"' not in head.get("/bulletins").text
+        assert f'data-appeal="{appeal}"' not in head.get("/appeals").text
+    with closing(signed_in(console, "unit_head", mine)) as head:
+        assert f'data-appeal="{appeal}"' in head.get("/appeals").text
