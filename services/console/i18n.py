@@ -84,6 +84,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "import_done": "已导入 {items} 个事项、{tasks} 个任务", "import_no_file": "请选择要导入的Excel文件",
         "number": "编号",
         "bulletin_list": "已发布的通报", "appeal_list": "申诉列表",
+        "timeline": "办理经过", "report_missed": "{period} 期未按时报送进展", "milestones": "节点",
+        "reached": "已完成", "sub_tasks": "分解任务", "parent_task": "上级任务", "report_parts": "各单位报送情况",
+        "part_missing": "未报送", "next_reminder": "下次提醒",
+        "a_reminder": "系统提醒", "a_deadline_changed": "办理时限调整", "a_dispatch": "分解交办",
+        "a_milestone_reached": "完成节点",
     },
     "en": {
         "app": "Duban", "home": "Home", "ledger": "Ledger", "new_item": "Register item",
@@ -166,6 +171,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "import_done": "Imported {items} items with {tasks} tasks", "import_no_file": "Choose the Excel file to import",
         "number": "Number",
         "bulletin_list": "Bulletins issued", "appeal_list": "Appeals",
+        "timeline": "Timeline", "report_missed": "No progress report for {period}", "milestones": "Milestones",
+        "reached": "reached", "sub_tasks": "Sub-tasks", "parent_task": "The parent task", "report_parts": "Each unit's report",
+        "part_missing": "not reported", "next_reminder": "Next reminder",
+        "a_reminder": "reminded (automatic)", "a_deadline_changed": "deadline changed", "a_dispatch": "re-dispatched",
+        "a_milestone_reached": "reached a milestone",
     },
 }
 

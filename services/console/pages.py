@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from services.console import figures, lists
+from services.console import figures, lists, timeline
 from services.console.client import Api, ApiError
 from services.console.i18n import TZ, local, remaining, translator
 from shared.auth import ROLES, UNIT_ROLES, Principal, Unauthorized, mint
@@ -243,6 +243,7 @@ async def task_page(request: Request, task_id: str) -> HTMLResponse:
         reports = await ctx.api.get("tracking", f"/api/v1/tasks/{quote(task_id)}/reports")
     except ApiError as exc:
         return failed(ctx, exc)
+    missed, parts = await timeline.around(ctx.api, task_id)
     allowed = set(task["allowed_actions"])
     unit_actions = [a for a in UNIT_ACTIONS if a in allowed] if ctx.is_unit else []
     can_report = ctx.is_unit and "progress" in allowed
@@ -253,7 +254,8 @@ async def task_page(request: Request, task_id: str) -> HTMLResponse:
     can_extend = (ctx.user.role == "unit_head" and running and task["status"] != "submitted"
                   and not task.get("extension"))
     can_decide = ctx.is_office and bool(task.get("extension"))
-    return render(request, "task.html", user=ctx.user, task=task, reports=reports,
+    return render(request, "task.html", user=ctx.user, task=task, reports=reports, parts=parts,
+                  events=timeline.merged(task["history"], reports, missed),
                   unit_actions=unit_actions, can_report=can_report, review=review,
                   office_actions=office_actions, can_urge=can_urge, can_extend=can_extend,
                   can_decide=can_decide)

@@ -210,3 +210,43 @@ def test_the_lists_of_bulletins_and_appeals_show_each_unit_its_own(console_stack
         assert f'data-appeal="{appeal}"' not in head.get("/appeals").text
     with closing(signed_in(console, "unit_head", mine)) as head:
         assert f'data-appeal="{appeal}"' in head.get("/appeals").text
+
+
+def test_a_tasks_timeline_with_reports_parts_and_sub_tasks(console_stack, browser, screenshot):
+    from tests.support import tiny_png
+
+    stack, console = console_stack
+    tree = helpers.org_units(stack, {"lead": None, "sub": "lead", "co": None})
+    lead, sub, co = tree["lead"], tree["sub"], tree["co"]
+    item = register(stack, "河道清淤", [{"lead_unit": lead, "co_units": [co],
+                                        "due": "2031-06-30T17:30:00+08:00"}])
+    task = item["tasks"][0]["id"]
+    head, co_head = stack.as_("unit_head", lead), stack.as_("unit_handler", co)
+    wait_until(lambda: head.post(f"/api/v1/tasks/{task}/sign").status_code == 200, what="the task")
+    photo = head.post(f"/api/v1/tasks/{task}/evidence", content=tiny_png(),
+                      params={"filename": "before.png"}, headers={"Content-Type": "image/png"})
+    assert photo.status_code == 201, photo.text
+    assert head.post(f"/api/v1/tasks/{task}/reports", json={
+        "text": "主河道已清淤一半", "evidence": [photo.json()["sha256"]]}).status_code == 201
+    assert co_head.post(f"/api/v1/tasks/{task}/reports", json={"text": "协办：支流已清淤"}).status_code == 201
+    assert stack.tracking.post(f"/api/v1/tasks/{task}/urge", json={"comment": "汛期前完成"}).status_code == 200
+    dispatched = wait_until(lambda: (r := head.post(f"/api/v1/tasks/{task}/dispatch", json={
+        "sub_tasks": [{"unit": sub, "title": "支流段清淤"}]})).status_code == 201 and r,
+        what="tracking's copy of the tree to know the sub-unit")
+    child = dispatched.json()["sub_tasks"][0]["id"]
+
+    office = sign_in(browser, console, "office")
+    office.goto(f"{console.url}/tasks/{task}")
+    kinds = office.locator("#timeline li").evaluate_all(
+        "items => items.map(i => i.dataset.action || (i.dataset.kind + ':' + (i.dataset.unit || '')))")
+    assert kinds == ["sign", f"report:{lead}", f"report:{co}", "urge", "dispatch"], kinds
+    assert office.locator(f"#timeline li[data-unit='{lead}'] img").count() == 1
+    assert "汛期前完成" in office.locator("#timeline li[data-action=urge]").inner_text()
+    parts = office.locator("#report-parts tr")
+    assert parts.evaluate_all("rows => rows.map(r => [r.dataset.unit, r.dataset.part])") == [
+        [lead, "reported"], [co, "reported"]]
+    assert office.locator(f"#sub-tasks tr[data-task='{child}']").count() == 1
+    screenshot(office, "task-timeline")
+    office.click(f"#sub-tasks tr[data-task='{child}'] a")
+    office.wait_for_selector("#parent-task")
+    assert office.locator("#parent-task").get_attribute("href") == f"/tasks/{task}"

@@ -76,3 +76,21 @@ def test_the_export_sheet_has_a_header_and_a_row_per_task():
     assert values[0][:3] == ("Number", "Title", "Lead unit")
     assert values[1][:9] == ("DB-2026-0001", "整治", "U1", "U2、U3", "Urgent", "Other",
                              "2030-01-31 17:30", "Assigned", "Green")
+
+
+def test_a_tasks_timeline_merges_history_reports_and_missed_periods_in_time_order():
+    from services.console.timeline import merged
+
+    history = [
+        {"at": "2026-11-02T01:00:00Z", "action": "sign", "actor": "head@A", "comment": ""},
+        {"at": "2026-11-03T01:00:00Z", "action": "progress", "actor": "head@A", "comment": "过半"},
+        {"at": "2026-11-05T01:00:00Z", "action": "urge", "actor": "office", "comment": "加快"},
+    ]
+    reports = [{"at": "2026-11-03T09:00:00+08:00", "unit": "A", "text": "过半", "evidence": ["ab"]},
+               {"at": "2026-11-04T01:00:00Z", "unit": "C", "text": "协办部分", "evidence": []}]
+    missed = [{"period": "2026-10", "report_due": "2026-11-01T09:30:00Z",
+               "flagged_at": "2026-11-01T10:00:00Z"}]
+    events = merged(history, reports, missed)
+    assert [(e["kind"], e.get("action") or e.get("unit") or e.get("period")) for e in events] == [
+        ("missed", "2026-10"), ("history", "sign"), ("report", "A"), ("report", "C"),
+        ("history", "urge")]  # the progress entry is the report of the same moment: shown once
