@@ -16,3 +16,11 @@ class ConsoleSettings(BaseSettings):
     timeout_s: float = 10.0
     # Mark the session cookie Secure (set it when the console is served over HTTPS).
     secure_cookie: bool = False
+    # Each item's (and its tasks') end-to-end trace link, when a tracing backend is configured:
+    # e.g. http://jaeger:16686/trace/{trace_id}. Empty: no links.
+    trace_url_template: str = ""
+
+    def trace_url(self, trace_id: str | None) -> str | None:
+        if not self.trace_url_template or not trace_id:
+            return None
+        return self.trace_url_template.replace("{trace_id}", trace_id)

@@ -89,6 +89,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "part_missing": "未报送", "next_reminder": "下次提醒",
         "a_reminder": "系统提醒", "a_deadline_changed": "办理时限调整", "a_dispatch": "分解交办",
         "a_milestone_reached": "完成节点",
+        "trace": "全链路追踪", "trace_open": "查看该事项的端到端追踪",
     },
     "en": {
         "app": "Duban", "home": "Home", "ledger": "Ledger", "new_item": "Register item",
@@ -176,6 +177,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "part_missing": "not reported", "next_reminder": "Next reminder",
         "a_reminder": "reminded (automatic)", "a_deadline_changed": "deadline changed", "a_dispatch": "re-dispatched",
         "a_milestone_reached": "reached a milestone",
+        "trace": "Trace", "trace_open": "Open the item's end-to-end trace",
     },
 }
 

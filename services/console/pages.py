@@ -244,6 +244,7 @@ async def task_page(request: Request, task_id: str) -> HTMLResponse:
     except ApiError as exc:
         return failed(ctx, exc)
     missed, parts = await timeline.around(ctx.api, task_id)
+    trace_url = await _item_trace_url(ctx, task["item_id"])
     allowed = set(task["allowed_actions"])
     unit_actions = [a for a in UNIT_ACTIONS if a in allowed] if ctx.is_unit else []
     can_report = ctx.is_unit and "progress" in allowed
@@ -255,10 +256,22 @@ async def task_page(request: Request, task_id: str) -> HTMLResponse:
                   and not task.get("extension"))
     can_decide = ctx.is_office and bool(task.get("extension"))
     return render(request, "task.html", user=ctx.user, task=task, reports=reports, parts=parts,
-                  events=timeline.merged(task["history"], reports, missed),
+                  events=timeline.merged(task["history"], reports, missed), trace_url=trace_url,
                   unit_actions=unit_actions, can_report=can_report, review=review,
                   office_actions=office_actions, can_urge=can_urge, can_extend=can_extend,
                   can_decide=can_decide)
+
+
+async def _item_trace_url(ctx: Ctx, item_id: str) -> str | None:
+    """The end-to-end trace of the task's item, when the console is given a tracing backend."""
+    settings = ctx.request.app.state.settings
+    if not settings.trace_url_template:
+        return None
+    try:
+        item = await ctx.api.get("intake", f"/api/v1/items/{quote(item_id)}")
+    except ApiError:
+        return None
+    return settings.trace_url(item.get("trace_id"))
 
 
 @router.post("/tasks/{task_id}/act/{action}")
@@ -424,7 +437,8 @@ async def item_page(request: Request, item_id: str) -> HTMLResponse:
         item = await ctx.api.get("intake", f"/api/v1/items/{quote(item_id)}")
     except ApiError as exc:
         return failed(ctx, exc)
-    return render(request, "item.html", user=ctx.user, item=item)
+    return render(request, "item.html", user=ctx.user, item=item,
+                  trace_url=request.app.state.settings.trace_url(item.get("trace_id")))
 
 
 # ---- scores -----------------------------------------------------------------------------------------

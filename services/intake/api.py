@@ -14,11 +14,12 @@ from services.intake.models import (
 from shared.access import authorize
 from shared.auth import Principal
 from shared.service import Runtime, runtime_of
+from shared.telemetry import current_trace_id
 
 router = APIRouter(tags=["items"])
 
 
-def to_public(item: Item, tasks: list[Task]) -> ItemPublic:
+def to_public(item: Item, tasks: list[Task], trace_id: str | None = None) -> ItemPublic:
     return ItemPublic(
         id=item.id,
         number=item.number,
@@ -37,6 +38,7 @@ def to_public(item: Item, tasks: list[Task]) -> ItemPublic:
                                      strict=True))),
         closed_at=item.closed_at,
         tasks=[TaskPublic.model_validate(t, from_attributes=True) for t in tasks],
+        trace_id=trace_id,
     )
 
 
@@ -74,7 +76,7 @@ async def register_item(
             response.headers["Idempotent-Replayed"] = "true"
             return earlier
         raise
-    return to_public(item, tasks)
+    return to_public(item, tasks, current_trace_id())
 
 
 async def _register(runtime: Runtime, caller: Principal, body: ItemCreate, now, key: str | None,
@@ -119,7 +121,9 @@ async def _replay(runtime: Runtime, tenant: str, key: str, fingerprint: str) -> 
             return None
         if earlier.request_hash != fingerprint:
             raise HTTPException(422, f"Idempotency-Key {key!r} was already used for a different request")
-        return to_public(*await store.get_item(session, tenant, earlier.item_id))
+        traces = await store.traces_of(session, [earlier.item_id])
+        return to_public(*await store.get_item(session, tenant, earlier.item_id),
+                         traces.get(earlier.item_id))
 
 
 @router.get("/items", response_model=list[ItemPublic])
@@ -140,7 +144,8 @@ async def items_supervised(
         found = await store.items_supervised_by(session, caller.tenant, leaders,
                                                 open_only=open_only, limit=limit)
         found = await visible_items(caller, session, found)
-    return [to_public(item, tasks) for item, tasks in found]
+        traces = await store.traces_of(session, [item.id for item, _ in found])
+    return [to_public(item, tasks, traces.get(item.id)) for item, tasks in found]
 
 
 @router.get("/items/{item_id}", response_model=ItemPublic)
@@ -148,6 +153,8 @@ async def get_item(item_id: str, runtime: Runtime = Depends(runtime_of),
                    caller: Principal = Depends(authorize)) -> ItemPublic:
     async with runtime.sessions() as session:
         found = await store.get_item(session, caller.tenant, item_id)
+        if found is not None:
+            traces = await store.traces_of(session, [item_id])
     if found is None:
         raise HTTPException(404, f"no item {item_id}")
-    return to_public(*found)
+    return to_public(*found, traces.get(item_id))

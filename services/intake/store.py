@@ -8,8 +8,11 @@ from datetime import datetime
 
 from services.intake import domain
 from services.intake.domain import PATH_SEP
-from services.intake.models import IdempotencyKey, Item, ItemCounter, ItemCreate, OrgUnit, Person, Task
+from services.intake.models import (
+    IdempotencyKey, Item, ItemCounter, ItemCreate, ItemTrace, OrgUnit, Person, Task,
+)
 from shared.db import lock_until_commit, upsert_adding
+from shared.telemetry import current_trace_id
 
 
 async def open_item(session: AsyncSession, body: ItemCreate, *, tenant: str,
@@ -20,7 +23,17 @@ async def open_item(session: AsyncSession, body: ItemCreate, *, tenant: str,
     item, tasks = domain.plan_item(body, tenant=tenant, number=number, now=now)
     session.add(item)
     session.add_all(tasks)
+    if trace_id := current_trace_id():
+        session.add(ItemTrace(item_id=item.id, trace_id=trace_id))
     return item, tasks
+
+
+async def traces_of(session: AsyncSession, item_ids: list[str]) -> dict[str, str]:
+    """The trace each item was registered in (items registered untraced are left out)."""
+    if not item_ids:
+        return {}
+    rows = await session.exec(select(ItemTrace).where(col(ItemTrace.item_id).in_(item_ids)))
+    return {row.item_id: row.trace_id for row in rows}
 
 
 async def find_item(

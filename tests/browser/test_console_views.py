@@ -250,3 +250,25 @@ def test_a_tasks_timeline_with_reports_parts_and_sub_tasks(console_stack, browse
     office.click(f"#sub-tasks tr[data-task='{child}'] a")
     office.wait_for_selector("#parent-task")
     assert office.locator("#parent-task").get_attribute("href") == f"/tasks/{task}"
+
+
+def test_items_and_tasks_link_to_their_end_to_end_trace(console_stack):
+    from contextlib import closing
+
+    from tests.browser.conftest import TRACE_URL_TEMPLATE
+    from tests.browser.test_console_http import signed_in
+
+    stack, console = console_stack
+    lead = f"U-t{uuid.uuid4().hex[:6]}"
+    response = stack.intake.post("/api/v1/items", json={
+        "title": "追踪", "source": {"kind": "other", "ref": ""},
+        "tasks": [{"lead_unit": lead, "due": "2031-01-31T17:30:00+08:00"}]})
+    assert response.status_code == 201, response.text
+    expected = TRACE_URL_TEMPLATE.replace("{trace_id}", response.headers["X-Trace-Id"])
+    item, task = response.json()["id"], response.json()["tasks"][0]["id"]
+    with closing(signed_in(console, "office")) as office:
+        assert 'id="trace-link" rel="noopener" target="_blank"' in office.get(f"/items/{item}").text
+        assert f'href="{expected}"' in office.get(f"/items/{item}").text
+        page = wait_until(lambda: (r := office.get(f"/tasks/{task}")).status_code == 200 and r,
+                          what="the task in tracking")
+        assert f'href="{expected}"' in page.text

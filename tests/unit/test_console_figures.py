@@ -94,3 +94,12 @@ def test_a_tasks_timeline_merges_history_reports_and_missed_periods_in_time_orde
     assert [(e["kind"], e.get("action") or e.get("unit") or e.get("period")) for e in events] == [
         ("missed", "2026-10"), ("history", "sign"), ("report", "A"), ("report", "C"),
         ("history", "urge")]  # the progress entry is the report of the same moment: shown once
+
+
+def test_trace_links_only_with_a_tracing_backend_and_a_trace():
+    from services.console.config import ConsoleSettings
+
+    assert ConsoleSettings(trace_url_template="").trace_url("ab" * 16) is None
+    jaeger = ConsoleSettings(trace_url_template="http://jaeger:16686/trace/{trace_id}")
+    assert jaeger.trace_url("ab" * 16) == "http://jaeger:16686/trace/" + "ab" * 16
+    assert jaeger.trace_url(None) is None
