@@ -74,6 +74,8 @@ def test_items_by_supervising_leader_newest_first_within_scope(stack):
     head_a = stack.as_("unit_head", tree["a"], service="intake")  # sees items naming unit a only
     mine = head_a.get("/api/v1/items", params={"supervising_leader": leader}).json()
     assert [i["id"] for i in mine] == [second["id"], first["id"]]
+    other_tenant = stack.as_("office", service="intake", tenant="other")
+    assert other_tenant.get("/api/v1/items", params={"supervising_leader": leader}).json() == []
     assert as_leader.get("/api/v1/items").status_code == 422
     assert as_leader.get("/api/v1/items", params={"supervising_leader": " "}).status_code == 422
     assert stack.anonymous("intake").get(
