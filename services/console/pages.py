@@ -255,7 +255,7 @@ async def task_page(request: Request, task_id: str) -> HTMLResponse:
     can_extend = (ctx.user.role == "unit_head" and running and task["status"] != "submitted"
                   and not task.get("extension"))
     can_decide = ctx.is_office and bool(task.get("extension"))
-    return render(request, "task.html", user=ctx.user, task=task, reports=reports, parts=parts,
+    return render(request, "task.html", user=ctx.user, task=task, parts=parts,
                   events=timeline.merged(task["history"], reports, missed), trace_url=trace_url,
                   unit_actions=unit_actions, can_report=can_report, review=review,
                   office_actions=office_actions, can_urge=can_urge, can_extend=can_extend,
