@@ -143,7 +143,11 @@ def test_export_the_filtered_ledger_and_import_a_sheet(console_stack, browser, s
 
     # Import: a bad sheet lists every bad row and creates nothing; a good one creates the items.
     office.goto(f"{console.url}/items/import")
-    assert office.locator("#import-template").get_attribute("href") == "/items/import/template"
+    with office.expect_download() as template:
+        office.click("#import-template")
+    template.value.save_as(tmp_path / "template.xlsx")
+    header = next(load_workbook(tmp_path / "template.xlsx").worksheets[0].iter_rows(values_only=True))
+    assert header[:2] == ("事项", "来源类型")
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(sheet([
         {"title": f"导入 {tag}", "source_kind": "会议决定", "lead_unit": units[0], "due": "2031-05-01"},
