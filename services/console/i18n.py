@@ -90,6 +90,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "a_reminder": "系统提醒", "a_deadline_changed": "办理时限调整", "a_dispatch": "分解交办",
         "a_milestone_reached": "完成节点",
         "trace": "全链路追踪", "trace_open": "查看该事项的端到端追踪",
+        "red_shown": "显示逾期最久的 {n} 项",
     },
     "en": {
         "app": "Duban", "home": "Home", "ledger": "Ledger", "new_item": "Register item",
@@ -178,6 +179,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "a_reminder": "reminded (automatic)", "a_deadline_changed": "deadline changed", "a_dispatch": "re-dispatched",
         "a_milestone_reached": "reached a milestone",
         "trace": "Trace", "trace_open": "Open the item's end-to-end trace",
+        "red_shown": "the {n} most overdue shown",
     },
 }
 

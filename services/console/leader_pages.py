@@ -18,14 +18,16 @@ SCREEN_RANKS = 5
 SCREEN_REFRESH_S = 60
 
 
-async def red_list(api: Api, limit: int = RED_LIMIT) -> list[dict]:
-    """Overdue tasks (red: the clock running past the deadline) grouped by lead unit; the units in
-    the order of their most overdue task, each unit's tasks most overdue first."""
-    page = await api.get("tracking", "/api/v1/tasks", light="red", sort="due", limit=limit)
+async def red_list(api: Api, limit: int = RED_LIMIT) -> tuple[list[dict], int]:
+    """Overdue tasks (red: the clock running past the deadline) grouped by lead unit — the units in
+    the order of their most overdue task, each unit's tasks most overdue first; the ``limit`` most
+    overdue of them, and how many there are."""
+    page = await api.get("tracking", "/api/v1/tasks", light="red", sort="due", limit=limit,
+                         with_total="true")
     groups: dict[str, list[dict]] = {}
     for row in page["items"]:
         groups.setdefault(row["lead_unit"], []).append(row)
-    return [{"unit": unit, "tasks": rows} for unit, rows in groups.items()]
+    return [{"unit": unit, "tasks": rows} for unit, rows in groups.items()], page.get("total") or 0
 
 
 async def year_ranking(api: Api, now: datetime) -> dict | None:
@@ -49,12 +51,13 @@ async def leader_page(request: Request, leader: str = "") -> HTMLResponse:
     names = leader_names(ctx, leader)
     try:
         items = await ctx.api.get("intake", "/api/v1/items", supervising_leader=names, limit=100)
-        red = await red_list(ctx.api)
+        red, red_total = await red_list(ctx.api)
     except ApiError as exc:
         return failed(ctx, exc)
     ranking = await year_ranking(ctx.api, datetime.now(UTC))
     return render(request, "leader.html", user=ctx.user, names=names, asked=leader.strip(),
-                  items=items, red=red, red_count=sum(len(g["tasks"]) for g in red),
+                  items=items, red=red, red_shown=sum(len(g["tasks"]) for g in red),
+                  red_total=red_total,
                   ranking=ranking)
 
 

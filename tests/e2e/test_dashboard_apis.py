@@ -74,6 +74,14 @@ def test_items_by_supervising_leader_newest_first_within_scope(stack):
     head_a = stack.as_("unit_head", tree["a"], service="intake")  # sees items naming unit a only
     mine = head_a.get("/api/v1/items", params={"supervising_leader": leader}).json()
     assert [i["id"] for i in mine] == [second["id"], first["id"]]
+    cancelled = wait_until(lambda: (r := stack.tracking.post(
+        f"/api/v1/tasks/{third['tasks'][0]['id']}/cancel", json={"comment": "重复"})).status_code == 200
+        and r, what="the third item's task in tracking")
+    assert cancelled.json()["status"] == "cancelled"  # its only task: the item is closed off (销号)
+    wait_until(lambda: stack.intake.get(f"/api/v1/items/{third['id']}").json()["status"] == "closed",
+               what="intake to close the item")
+    still_open = as_leader.get("/api/v1/items", params={"supervising_leader": leader, "open": "true"})
+    assert [i["id"] for i in still_open.json()] == [second["id"], first["id"]]
     other_tenant = stack.as_("office", service="intake", tenant="other")
     assert other_tenant.get("/api/v1/items", params={"supervising_leader": leader}).json() == []
     assert as_leader.get("/api/v1/items").status_code == 422
