@@ -4,6 +4,7 @@ large screen (大屏), the ledger's Excel export and the bulk import."""
 import io
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,10 +13,11 @@ from openpyxl import Workbook, load_workbook
 
 from services.console.i18n import TZ
 from services.intake.spreadsheet import COLUMNS
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, TRACE_URL_TEMPLATE
 from tests.browser.test_console_flow import open_until, sign_in
+from tests.browser.test_console_http import signed_in
 from tests.e2e import helpers
-from tests.support import wait_until
+from tests.support import tiny_png, wait_until
 
 pytestmark = pytest.mark.browser
 BIG_SCREEN = {"width": 1920, "height": 1080}
@@ -181,10 +183,6 @@ def test_export_the_filtered_ledger_and_import_a_sheet(console_stack, browser, s
 
 
 def test_the_lists_of_bulletins_and_appeals_show_each_unit_its_own(console_stack):
-    from contextlib import closing
-
-    from tests.browser.test_console_http import signed_in
-
     stack, console = console_stack
     tag = uuid.uuid4().hex[:6]
     mine, other = f"U-b{tag}", f"U-o{tag}"
@@ -217,8 +215,6 @@ def test_the_lists_of_bulletins_and_appeals_show_each_unit_its_own(console_stack
 
 
 def test_a_tasks_timeline_with_reports_parts_and_sub_tasks(console_stack, browser, screenshot):
-    from tests.support import tiny_png
-
     stack, console = console_stack
     tree = helpers.org_units(stack, {"lead": None, "sub": "lead", "co": None})
     lead, sub, co = tree["lead"], tree["sub"], tree["co"]
@@ -257,11 +253,6 @@ def test_a_tasks_timeline_with_reports_parts_and_sub_tasks(console_stack, browse
 
 
 def test_items_and_tasks_link_to_their_end_to_end_trace(console_stack):
-    from contextlib import closing
-
-    from tests.browser.conftest import TRACE_URL_TEMPLATE
-    from tests.browser.test_console_http import signed_in
-
     stack, console = console_stack
     lead = f"U-t{uuid.uuid4().hex[:6]}"
     response = stack.intake.post("/api/v1/items", json={

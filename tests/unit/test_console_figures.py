@@ -1,9 +1,14 @@
 """The console's dashboard figures (pure parts) and the ledger export's cap."""
 
 import asyncio
+import io
 from datetime import date
 
+from openpyxl import load_workbook
+
 from services.console import exports, figures
+from services.console.config import ConsoleSettings
+from services.console.timeline import merged
 
 
 def standing(due: int, done: int, on_time: int) -> dict:
@@ -65,9 +70,6 @@ def test_the_export_reads_every_page_and_refuses_beyond_the_cap():
 
 
 def test_the_export_sheet_has_a_header_and_a_row_per_task():
-    import io
-
-    from openpyxl import load_workbook
     row = {"item_number": "DB-2026-0001", "title": "整治", "lead_unit": "U1", "co_units": ["U2", "U3"],
            "urgency": "urgent", "source_kind": "other", "due": "2030-01-31T09:30:00Z",
            "status": "assigned", "light": "green", "overdue": False}
@@ -79,8 +81,6 @@ def test_the_export_sheet_has_a_header_and_a_row_per_task():
 
 
 def test_a_tasks_timeline_merges_history_reports_and_missed_periods_in_time_order():
-    from services.console.timeline import merged
-
     history = [
         {"at": "2026-11-02T01:00:00Z", "action": "sign", "actor": "head@A", "comment": ""},
         {"at": "2026-11-03T01:00:00Z", "action": "progress", "actor": "head@A", "comment": "过半"},
@@ -97,8 +97,6 @@ def test_a_tasks_timeline_merges_history_reports_and_missed_periods_in_time_orde
 
 
 def test_trace_links_only_with_a_tracing_backend_and_a_trace():
-    from services.console.config import ConsoleSettings
-
     assert ConsoleSettings(trace_url_template="").trace_url("ab" * 16) is None
     jaeger = ConsoleSettings(trace_url_template="http://jaeger:16686/trace/{trace_id}")
     assert jaeger.trace_url("ab" * 16) == "http://jaeger:16686/trace/" + "ab" * 16
