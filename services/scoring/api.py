@@ -68,7 +68,7 @@ async def issue_bulletin(body: BulletinCreate, caller: Principal = Depends(autho
 
 
 @router.get("/bulletins", response_model=list[BulletinPublic])
-async def list_bulletins(period: str | None = Query(None, description="issued in this period (2026, 2026-Q4, 2026-11…)"),
+async def list_bulletins(period: str | None = Query(None, description="issued in this period"),
                          unit: str | None = Query(None, description="naming this unit or one below it"),
                          kind: Literal["criticism", "commendation"] | None = None,
                          limit: int = Query(100, ge=1, le=500),

@@ -9,7 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.scoring import domain, rules
 from services.scoring.models import (
-    ActionSent, Appeal, Bulletin, LedgerEntry, OrgUnitCopy, PeriodClose, RuleSetSwitch, RuleSetVersion, TaskOutcome,
+    ActionSent, Appeal, Bulletin, LedgerEntry, OrgUnitCopy, PeriodClose, RuleSetSwitch, RuleSetVersion,
+    TaskOutcome,
 )
 from services.scoring.periods import OFFICE_ZONE, Period, local_day
 from shared.db import insert_ignoring_duplicates
