@@ -162,6 +162,8 @@ async def run(db: str, n: int, runs: int) -> dict:
         "page deep in the middle (keyset)": lambda s: store.ledger_page(
             s, TENANT, LedgerFilter(), now, after, 50),
         "count, unit + sub-units": lambda s: store.ledger_total(s, TENANT, LedgerFilter(unit="T007"), now),
+        "open by unit (dashboards), tenant": lambda s: store.open_by_unit(s, TENANT, None, now),
+        "open by unit, unit + 20 sub-units": lambda s: store.open_by_unit(s, TENANT, "T007", now),
         **text_queries(now, after),
     }
     results = {name: await time_query(sessions, runs, q) for name, q in queries.items()}

@@ -36,3 +36,11 @@ class ConsoleSettings(BaseSettings):
         if self.oidc_client_secret_file:
             return self.oidc_client_secret_file.read_text().strip()
         return self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else None
+    # Each item's (and its tasks') end-to-end trace link, when a tracing backend is configured:
+    # e.g. http://jaeger:16686/trace/{trace_id}. Empty: no links.
+    trace_url_template: str = ""
+
+    def trace_url(self, trace_id: str | None) -> str | None:
+        if not self.trace_url_template or not trace_id:
+            return None
+        return self.trace_url_template.replace("{trace_id}", trace_id)

@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.console import admin_pages, csrf, oidc, pages
+from services.console import admin_pages, csrf, exports, leader_pages, oidc, pages
 from services.console.config import ConsoleSettings
 from services.console.i18n import DEFAULT_LANG, normalise_lang, translator
 from shared.auth import TokenVerifier
@@ -40,6 +40,9 @@ def build_app(settings: ConsoleSettings | None = None, common: Settings | None =
     app.state.oidc = oidc.Client(settings) if settings.oidc_issuer else None
     pages.templates.env.globals["csrf_field"] = csrf.csrf_field
     app.include_router(oidc.router)
+    # before pages: /tasks/export.xlsx and /items/import would match /tasks/{id} and /items/{id}
+    app.include_router(exports.router)
+    app.include_router(leader_pages.router)
     app.include_router(pages.router)
     app.include_router(admin_pages.router)
     app.add_exception_handler(pages.NeedsSignIn, _to_signin)

@@ -4,12 +4,13 @@ followed by a redirect back (the API's message shown on a 4xx)."""
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from services.console import figures, lists, timeline
 from services.console.client import Api, ApiError
 from services.console.i18n import TZ, local, remaining, translator
 from shared.auth import ROLES, UNIT_ROLES, Principal, Unauthorized, mint
@@ -17,6 +18,8 @@ from shared.auth import ROLES, UNIT_ROLES, Principal, Unauthorized, mint
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["local"] = local
+templates.env.globals.update(line_points=figures.line_points,
+                             polyline_segments=figures.polyline_segments, bar_scale=figures.bar_scale)
 
 SESSION_COOKIE = "duban_session"
 FLASH_COOKIE = "duban_flash"
@@ -37,6 +40,7 @@ BULLETIN_KINDS = ("criticism", "commendation")
 ISSUERS = ("office", "committee")
 INBOX_LIMIT = 100
 PAGE_SIZE = 20
+LEDGER_SORTS = ("due", "-due")  # the ledger API's orders
 
 
 class NeedsSignIn(Exception):
@@ -195,8 +199,10 @@ async def _dashboard(ctx: Ctx) -> HTMLResponse:
                                      period=str(now.astimezone(TZ).year)))["units"][:10]
     except ApiError:  # rankings switched off for the tenant, or scoring unreachable
         ranking = None
+    months = await figures.monthly_rates(ctx.api, now)
+    by_unit = await figures.load_by_unit(ctx.api)
     return render(ctx.request, "dashboard.html", user=ctx.user, counts=counts,
-                  overdue=overdue["items"], ranking=ranking)
+                  overdue=overdue["items"], ranking=ranking, months=months, by_unit=by_unit)
 
 
 async def _unit_home(ctx: Ctx) -> HTMLResponse:
@@ -214,9 +220,10 @@ async def _unit_home(ctx: Ctx) -> HTMLResponse:
 
 @router.get("/tasks", response_class=HTMLResponse)
 async def ledger(request: Request, status: str = "", light: str = "", unit: str = "", q: str = "",
-                 cursor: str = "") -> HTMLResponse:
+                 sort: str = "", cursor: str = "") -> HTMLResponse:
     ctx = await signed_in(request)
-    filters = {"status": status, "light": light, "unit": unit, "q": q}
+    filters = {"status": status, "light": light, "unit": unit, "q": q,
+               "sort": sort if sort in LEDGER_SORTS else ""}
     try:
         page = await ctx.api.get("tracking", "/api/v1/tasks", limit=PAGE_SIZE, cursor=cursor,
                                  with_total="true", **filters)
@@ -226,7 +233,8 @@ async def ledger(request: Request, status: str = "", light: str = "", unit: str 
     if page.get("next_cursor"):
         next_query = str(request.url.include_query_params(cursor=page["next_cursor"]).query)
     return render(request, "ledger.html", user=ctx.user, page=page, filters=filters,
-                  statuses=ALL_STATUSES, lights=LIGHTS, next_query=next_query, paged=bool(cursor))
+                  statuses=ALL_STATUSES, lights=LIGHTS, next_query=next_query, paged=bool(cursor),
+                  sorts=LEDGER_SORTS, filter_query=urlencode({k: v for k, v in filters.items() if v}))
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
@@ -237,6 +245,8 @@ async def task_page(request: Request, task_id: str) -> HTMLResponse:
         reports = await ctx.api.get("tracking", f"/api/v1/tasks/{quote(task_id)}/reports")
     except ApiError as exc:
         return failed(ctx, exc)
+    missed, parts = await timeline.around(ctx.api, task_id)
+    trace_url = await _item_trace_url(ctx, task["item_id"])
     allowed = set(task["allowed_actions"])
     unit_actions = [a for a in UNIT_ACTIONS if a in allowed] if ctx.is_unit else []
     can_report = ctx.is_unit and "progress" in allowed
@@ -247,10 +257,23 @@ async def task_page(request: Request, task_id: str) -> HTMLResponse:
     can_extend = (ctx.user.role == "unit_head" and running and task["status"] != "submitted"
                   and not task.get("extension"))
     can_decide = ctx.is_office and bool(task.get("extension"))
-    return render(request, "task.html", user=ctx.user, task=task, reports=reports,
+    return render(request, "task.html", user=ctx.user, task=task, parts=parts,
+                  events=timeline.merged(task["history"], reports, missed), trace_url=trace_url,
                   unit_actions=unit_actions, can_report=can_report, review=review,
                   office_actions=office_actions, can_urge=can_urge, can_extend=can_extend,
                   can_decide=can_decide)
+
+
+async def _item_trace_url(ctx: Ctx, item_id: str) -> str | None:
+    """The end-to-end trace of the task's item, when the console is given a tracing backend."""
+    settings = ctx.request.app.state.settings
+    if not settings.trace_url_template:
+        return None
+    try:
+        item = await ctx.api.get("intake", f"/api/v1/items/{quote(item_id)}")
+    except ApiError:
+        return None
+    return settings.trace_url(item.get("trace_id"))
 
 
 @router.post("/tasks/{task_id}/act/{action}")
@@ -416,7 +439,8 @@ async def item_page(request: Request, item_id: str) -> HTMLResponse:
         item = await ctx.api.get("intake", f"/api/v1/items/{quote(item_id)}")
     except ApiError as exc:
         return failed(ctx, exc)
-    return render(request, "item.html", user=ctx.user, item=item)
+    return render(request, "item.html", user=ctx.user, item=item,
+                  trace_url=request.app.state.settings.trace_url(item.get("trace_id")))
 
 
 # ---- scores -----------------------------------------------------------------------------------------
@@ -479,12 +503,14 @@ async def inbox_read(request: Request) -> Response:
 @router.get("/bulletins", response_class=HTMLResponse)
 async def bulletin_form(request: Request) -> HTMLResponse:
     ctx = await signed_in(request)
-    return _bulletin_form(ctx, {})
+    found = await lists.listing(ctx.api, "bulletins", lists.chosen(request, lists.BULLETIN_FILTERS))
+    return _bulletin_form(ctx, {}, listing=found)
 
 
-def _bulletin_form(ctx: Ctx, values: dict, error: str = "", status: int = 200) -> HTMLResponse:
+def _bulletin_form(ctx: Ctx, values: dict, error: str = "", status: int = 200,
+                   listing: "lists.Listing | None" = None) -> HTMLResponse:
     return render(ctx.request, "bulletins.html", status, ctx.user, values=values, error=error,
-                  kinds=BULLETIN_KINDS, issuers=ISSUERS)
+                  kinds=BULLETIN_KINDS, issuers=ISSUERS, listing=listing)
 
 
 def _ids(text: str) -> list[str]:
@@ -533,7 +559,7 @@ async def file_appeal(request: Request, unit: str) -> Response:
 
 @router.get("/appeals", response_class=HTMLResponse)
 async def appeals_page(request: Request, id: str = "") -> HTMLResponse:  # noqa: A002
-    """scoring lists no appeals (only reads one by id): a lookup form, and the appeal found."""
+    """The appeals (filtered by period, unit, status), a lookup by number, and the appeal found."""
     ctx = await signed_in(request)
     appeal_id = id.strip()
     appeal = None
@@ -542,8 +568,10 @@ async def appeals_page(request: Request, id: str = "") -> HTMLResponse:  # noqa:
             appeal = await ctx.api.get("scoring", f"/api/v1/appeals/{quote(appeal_id)}")
         except ApiError as exc:
             return failed(ctx, exc)
+    found = await lists.listing(ctx.api, "appeals", lists.chosen(request, lists.APPEAL_FILTERS))
     return render(request, "appeals.html", user=ctx.user, appeal_id=appeal_id, appeal=appeal,
-                  decisions=APPEAL_DECISIONS if ctx.is_office else ())
+                  decisions=APPEAL_DECISIONS if ctx.is_office else (), listing=found,
+                  appeal_statuses=lists.APPEAL_STATUSES)
 
 
 @router.post("/appeals/{appeal_id}/decide")

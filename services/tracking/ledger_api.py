@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime
 
 from services.tracking import domain, store
-from services.tracking.models import LedgerFilter, LedgerPage, LedgerRow, TrackedTask
+from services.tracking.models import LedgerFilter, LedgerPage, LedgerRow, TrackedTask, UnitLoad
 from shared.access import authorize, scoped_unit
 from shared.auth import Principal
 from shared.service import Runtime, runtime_of
@@ -57,6 +57,20 @@ async def ledger(
         next_cursor=_encode(page[-1]) if more else None,
         total=total,
     )
+
+
+@router.get("/tasks/by-unit", response_model=list[UnitLoad])
+async def open_by_unit(
+    runtime: Runtime = Depends(runtime_of),
+    caller: Principal = Depends(authorize),
+    unit: str | None = Query(None, description="this unit's subtree; left out, the caller's scope"),
+) -> list[UnitLoad]:
+    """Open tasks counted per lead unit, with how many are overdue (red) and stagnant — for the
+    dashboards' "overdue and stagnant by unit"."""
+    async with runtime.sessions() as session:
+        rows = await store.open_by_unit(session, caller.tenant, scoped_unit(caller, unit),
+                                        runtime.clock.now())
+    return [UnitLoad(unit=u, open=n, overdue=red, stagnant=idle) for u, n, red, idle in rows]
 
 
 def _row(task: TrackedTask, now: datetime) -> LedgerRow:

@@ -253,6 +253,15 @@ class LedgerPage(BaseModel):
     total: int | None = None
 
 
+class UnitLoad(BaseModel):
+    """A lead unit's open tasks, and how many of them are overdue and stagnant."""
+
+    unit: str
+    open: int
+    overdue: int
+    stagnant: int
+
+
 # ---- progress reports, evidence and missed reports ------------------------------------------
 
 

@@ -88,8 +88,8 @@ def test_an_item_from_registration_to_closed_off_the_ledger(console_stack, brows
     head_a.set_input_files("#report-form input[name=photo]", str(photo))
     head_a.click("#do-report")
     assert status_of(head_a) == "in_progress"
-    assert "已完成全部隐患排查" in head_a.locator("#reports").inner_text()
-    image = head_a.locator("#reports img").first
+    assert "已完成全部隐患排查" in head_a.locator("#timeline").inner_text()
+    image = head_a.locator("#timeline img").first
     head_a.wait_for_function("img => img.complete", arg=image.element_handle())  # loaded (or failed)
     assert image.evaluate("img => img.naturalWidth") == 1  # the photo, served through the console
     head_a.click("#do-submit")
@@ -100,11 +100,11 @@ def test_an_item_from_registration_to_closed_off_the_ledger(console_stack, brows
     office.fill("#review-form textarea[name=comment]", "请补充整改前后对比照片")
     office.click("#do-return")
     assert status_of(office) == "in_progress"
-    assert "请补充整改前后对比照片" in office.locator("#history").inner_text()
+    assert "请补充整改前后对比照片" in office.locator("#timeline").inner_text()
 
     # The unit submits again; the office accepts.
     head_a.goto(f"{console.url}/tasks/{task_a}")
-    assert "请补充整改前后对比照片" in head_a.locator("#history").inner_text()
+    assert "请补充整改前后对比照片" in head_a.locator("#timeline").inner_text()
     head_a.click("#do-submit")
     assert status_of(head_a) == "submitted"
     office.goto(f"{console.url}/tasks/{task_a}")
