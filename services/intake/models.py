@@ -77,8 +77,7 @@ class Item(IntakeBase, table=True):
 
 
 class ItemTrace(IntakeBase, table=True):
-    """The trace of the request (or event) that registered an item, for its end-to-end trace link.
-    A table of its own, so databases created before it need no column added."""
+    """The trace of the request (or event) that registered an item, for its end-to-end trace link."""
 
     __tablename__ = "item_trace"
 

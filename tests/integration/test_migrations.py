@@ -204,12 +204,29 @@ async def test_a_database_made_by_create_all_is_stamped_and_keeps_its_rows(datab
     finally:
         await engine.dispose()
     assert (await migrations.status(database_url, history)).unversioned
-    assert await migrations.upgrade(database_url, history) == migrations.scripts(history).get_base()
+    stamped_at = await migrations.upgrade(database_url, history)
     state = await migrations.status(database_url, history)
-    assert state.current == state.head
+    assert stamped_at == state.current == state.head  # create_all made what head makes
     assert await on(database_url, differences(history)) == []
     rows = await on(database_url, lambda conn: conn.execute(select(AuditEntry.__table__.c.actor)).all())
     assert [row.actor for row in rows] == ["someone"]
+
+
+async def test_a_database_made_before_a_later_revision_is_stamped_at_the_first_and_upgraded(database_url):
+    """intake's databases made by create_all before item_trace existed."""
+    history = HISTORIES["intake"]
+    engine = make_engine(database_url)
+    try:
+        await create_tables(engine, history.metadatas)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE item_trace"))
+    finally:
+        await engine.dispose()
+    assert await migrations.upgrade(database_url, history) == migrations.scripts(history).get_base()
+    state = await migrations.status(database_url, history)
+    assert state.current == state.head
+    assert "item_trace" in await on(database_url, tables)
+    assert await on(database_url, differences(history)) == []
 
 
 async def test_another_services_database_is_refused_untouched(database_url):
