@@ -52,7 +52,7 @@ def workbook(rows: list[dict], lang: str) -> bytes:
                       t("u_" + r["urgency"]) if r["urgency"] else "",
                       t("k_" + r["source_kind"]) if r["source_kind"] else "", local(r["due"]),
                       t("s_" + r["status"]), t("light_" + r["light"]),
-                      "✓" if r["overdue"] else "", remaining(t, r["due"], r["status"])])
+                      "✓" if r["overdue"] else "", remaining(t, r)])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

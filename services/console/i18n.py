@@ -3,12 +3,10 @@
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from shared.workdays import builtin_calendar
 
 TZ = ZoneInfo("Asia/Shanghai")
 LANGS = ("zh-CN", "en")
 DEFAULT_LANG = "zh-CN"
-_CALENDAR = builtin_calendar()
 
 STRINGS: dict[str, dict[str, str]] = {
     "zh-CN": {
@@ -276,16 +274,15 @@ def local(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return moment.astimezone(TZ).strftime(fmt) if moment else ""
 
 
-def remaining(t, due, status: str, now: datetime | None = None) -> str:
-    """For an open task, the working days left (or overdue) by the built-in calendar."""
-    moment = parse_moment(due)
-    if moment is None or status in ("accepted", "cancelled"):
+def remaining(t, task: dict) -> str:
+    """An open task's working days left (or overdue), as tracking counts them on its calendar and
+    clock (``working_days_left``); nothing for a closed task or a row without the figure."""
+    n = task.get("working_days_left")
+    if n is None:
         return ""
-    now = now or datetime.now(UTC)
-    if moment >= now:
-        n = _CALENDAR.working_days_between(now, moment)
-        return t("days_left", n=n) if n else t("due_today")
-    return t("days_over", n=max(1, _CALENDAR.working_days_between(moment, now)))
+    if n < 0:
+        return t("days_over", n=-n)
+    return t("days_left", n=n) if n else t("due_today")
 
 
 def normalise_lang(value: str | None) -> str | None:

@@ -94,7 +94,7 @@ def render(request: Request, name: str, status: int = 200, user: Principal | Non
     flash = flash[1:] if flash_error else flash
     response = templates.TemplateResponse(request, name, {
         "t": translator(lang), "lang": lang, "user": user, "flash": flash, "flash_error": flash_error,
-        "remaining": lambda due, status: remaining(translator(lang), due, status),
+        "remaining": lambda task: remaining(translator(lang), task),
         "path": request.url.path, "unread": getattr(request.state, "unread", None), **values,
     }, status_code=status)
     if raw:
@@ -437,10 +437,24 @@ async def item_page(request: Request, item_id: str) -> HTMLResponse:
     ctx = await signed_in(request)
     try:
         item = await ctx.api.get("intake", f"/api/v1/items/{quote(item_id)}")
+        await _with_deadline_counts(ctx.api, item)
     except ApiError as exc:
         return failed(ctx, exc)
     return render(request, "item.html", user=ctx.user, item=item,
                   trace_url=request.app.state.settings.trace_url(item.get("trace_id")))
+
+
+async def _with_deadline_counts(api, item: dict) -> None:
+    """Gives the item's tasks tracking's working days left (the ledger finds them by the item's
+    number; intake's copy of a task has no deadline counts)."""
+    try:
+        page = await api.get("tracking", "/api/v1/tasks", q=item["number"], limit=500)
+    except ApiError:
+        return  # the page still shows the deadlines themselves
+    counted = {row["id"]: row for row in page["items"] if row["item_id"] == item["id"]}
+    for task in item["tasks"]:
+        if row := counted.get(task["id"]):
+            task["working_days_left"] = row["working_days_left"]
 
 
 # ---- scores -----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from services.tracking.models import LedgerFilter, LedgerPage, LedgerRow, Tracke
 from shared.access import authorize, scoped_unit
 from shared.auth import Principal
 from shared.service import Runtime, runtime_of
+from shared.workdays import WorkCalendar
 
 router = APIRouter(tags=["ledger"])
 Many = Annotated[list[str] | None, Query()]
@@ -51,9 +52,10 @@ async def ledger(
     async with runtime.sessions() as session:
         rows = await store.ledger_page(session, tenant, filters, now, _decode(cursor), limit + 1)
         total = await store.ledger_total(session, tenant, filters, now) if with_total else None
+        calendar = await store.calendar(session)
     page, more = rows[:limit], len(rows) > limit
     return LedgerPage(
-        items=[_row(task, now) for task in page],
+        items=[_row(task, now, calendar) for task in page],
         next_cursor=_encode(page[-1]) if more else None,
         total=total,
     )
@@ -73,11 +75,13 @@ async def open_by_unit(
     return [UnitLoad(unit=u, open=n, overdue=red, stagnant=idle) for u, n, red, idle in rows]
 
 
-def _row(task: TrackedTask, now: datetime) -> LedgerRow:
+def _row(task: TrackedTask, now: datetime, calendar: WorkCalendar) -> LedgerRow:
     light = domain.ledger_light(status=task.status, due=task.due, yellow=task.yellow_at,
                                 extension_pending=task.extension_due is not None, now=now)
     return LedgerRow(**task.model_dump(), light=light.value,
-                     overdue=domain.is_overdue(due=task.due, status=task.status, now=now))
+                     overdue=domain.is_overdue(due=task.due, status=task.status, now=now),
+                     working_days_left=domain.working_days_left(
+                         due=task.due, status=task.status, now=now, calendar=calendar))
 
 
 def _encode(task: TrackedTask) -> str:

@@ -175,6 +175,9 @@ class LedgerRow(BaseModel):
     status: str
     light: str
     overdue: bool
+    # Open tasks: working days left on tracking's calendar and clock (0: due today; negative: the
+    # working days it is overdue by); closed tasks: null.
+    working_days_left: int | None = None
     assigned_at: datetime
 
 

@@ -3,6 +3,7 @@ item for two units, the units sign, report (with a photo), submit, the office re
 the item is closed off the ledger (销号), the dashboard and the score follow, and a unit cannot
 open another unit's task."""
 
+import re
 import uuid
 from datetime import datetime, timedelta
 
@@ -74,6 +75,9 @@ def test_an_item_from_registration_to_closed_off_the_ledger(console_stack, brows
     task_a, task_b = task_ids
     registered = wait_until(lambda: (c := counts(office, console))["green"] == before["green"] + 2 and c,
                             what="the dashboard to count the new tasks")
+    office.goto(item_url)  # tracking has the tasks: their working days left, counted by tracking
+    for row in office.locator("#item-tasks tr[data-task]").all():
+        assert re.search(r"剩余 [1-9]\d* 个工作日", row.inner_text()), row.inner_text()
 
     # Unit A's head signs, reports with a photo, submits.
     head_a = sign_in(browser, console, "unit_head", unit_a)
