@@ -15,13 +15,14 @@ from tests.support import tiny_png, wait_until
 pytestmark = pytest.mark.browser
 
 
-def sign_in(browser, console, role: str, unit: str = ""):
+def sign_in(browser, console, role: str, unit: str = "", name: str = ""):
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     page = context.new_page()
     page.goto(f"{console.url}/")
     assert page.url.endswith("/signin")
     page.select_option("select[name=role]", role)
     page.fill("input[name=unit]", unit)
+    page.fill("input[name=name]", name)
     page.click("#signin button[type=submit]")
     page.wait_for_url(f"{console.url}/")
     return page

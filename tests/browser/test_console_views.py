@@ -86,8 +86,8 @@ def test_charts_red_list_leaders_items_and_the_large_screen(console_stack, brows
     screenshot(office, "dashboard-charts")
 
     # A leader: the items they supervise (named by the leader picked), the red list by unit.
-    boss = sign_in(browser, console, "leader")
-    boss.goto(f"{console.url}/leader?leader={leader}")
+    boss = sign_in(browser, console, "leader", name=leader)  # the name on the items they supervise
+    boss.goto(f"{console.url}/leader")
     assert boss.locator(f"#my-items tr[data-item='{item['id']}']").count() == 1
     assert boss.locator("#my-items tr[data-item]").count() == 1
     red_unit = boss.locator(f"#red-list h3.red-unit[data-unit='{late_unit}']")
