@@ -2,7 +2,7 @@
 followed by a redirect back (the API's message shown on a 4xx)."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from urllib.parse import quote, unquote, urlencode
 
@@ -27,6 +27,13 @@ OPEN_STATUSES = ["assigned", "signed", "in_progress", "submitted", "suspended"]
 ALL_STATUSES = [*OPEN_STATUSES[:4], "accepted", "cancelled", "suspended"]
 LIGHTS = ["green", "yellow", "red"]
 URGENCY_ORDER = {"extra_urgent": 0, "urgent": 1, "normal": 2}
+REGIMES = ["special", "comprehensive", "ledger", "time_limited"]
+REPORTING_CYCLES = ["none", "year", "half_year", "quarter", "month", "ten_days", "week", "day"]
+ITEM_FIELDS = ("title", "source_kind", "source_ref", "urgency", "regime", "supervising_leader",
+               "supervisor", "requirements")
+TASK_COLUMNS = ("lead_unit", "co_units", "title", "responsible_person", "due", "due_working_days",
+                "reporting_cycle")
+MAX_FORM_ROWS = 60
 SOURCE_KINDS = ["leader_instruction", "meeting_decision", "superior_requirement", "annual_key_work",
                 "hotline_case", "letter_visit", "other"]
 OFFICE_ROLES = {"admin", "office"}
@@ -377,54 +384,69 @@ async def evidence(request: Request, task_id: str, sha256: str) -> Response:
 @router.get("/items/new", response_class=HTMLResponse)
 async def new_item_form(request: Request, rows: int = 3) -> HTMLResponse:
     ctx = await signed_in(request)
-    return _item_form(ctx, {}, max(1, min(rows, 30)))
+    return _item_form(ctx, {}, rows)
 
 
 def _item_form(ctx: Ctx, values: dict, rows: int, error: str = "", status: int = 200) -> HTMLResponse:
+    rows = max(1, min(rows, MAX_FORM_ROWS))
     tasks = values.get("tasks", [])
     tasks = tasks + [{}] * max(0, rows - len(tasks))
     return render(ctx.request, "item_new.html", status, ctx.user, values=values, tasks=tasks,
-                  rows=rows, kinds=SOURCE_KINDS, urgencies=list(URGENCY_ORDER), error=error)
+                  kinds=SOURCE_KINDS, urgencies=list(URGENCY_ORDER), regimes=REGIMES,
+                  cycles=REPORTING_CYCLES, error=error)
 
 
 @router.post("/items/new")
 async def register_item(request: Request) -> Response:
     ctx = await signed_in(request)
     form = await request.form()
-    columns = {k: form.getlist(f"task_{k}") for k in ("lead_unit", "co_units", "title", "due")}
-    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-    values = {k: str(form.get(k, "")) for k in ("title", "source_kind", "source_ref", "urgency")}
-    values["tasks"] = rows
-    tasks = []
+    columns = {k: [str(v) for v in form.getlist(f"task_{k}")] for k in TASK_COLUMNS}
+    count = max(len(values) for values in columns.values())
+    rows = [{k: values[n] if n < len(values) else "" for k, values in columns.items()}
+            for n in range(count)]
+    values = {k: str(form.get(k, "")) for k in ITEM_FIELDS} | {"tasks": rows}
+    if form.get("more_rows"):  # "more task rows": the same form, what was typed kept
+        return _item_form(ctx, values, len(rows) + 3)
+    t = translator(request.state.lang)
     try:
-        for row in rows:
-            if not row["lead_unit"].strip():
-                continue
-            task = {"lead_unit": row["lead_unit"].strip(),
-                    "co_units": [u.strip() for u in row["co_units"].replace("，", ",").split(",")
-                                 if u.strip()],
-                    "due": _due(row["due"])}
-            if row["title"].strip():
-                task["title"] = row["title"].strip()
-            tasks.append(task)
+        tasks = [_task_body(row, t) for row in rows if row["lead_unit"].strip()]
     except ValueError as exc:
         return _item_form(ctx, values, len(rows), str(exc), 422)
     body = {"title": values["title"], "urgency": values["urgency"] or "normal",
+            "regime": values["regime"] or "special",
             "source": {"kind": values["source_kind"] or "other", "ref": values["source_ref"]},
+            "supervising_leader": values["supervising_leader"].strip(),
+            "supervisor": values["supervisor"].strip(), "requirements": values["requirements"].strip(),
             "tasks": tasks}
     try:
         item = await ctx.api.post("intake", "/api/v1/items", json=body)
     except ApiError as exc:
         return _item_form(ctx, values, len(rows), exc.message, exc.status if exc.status < 500 else 502)
-    return back(f"/items/{quote(item['id'])}", translator(request.state.lang)("registered"))
+    return back(f"/items/{quote(item['id'])}", t("registered"))
+
+
+def _task_body(row: dict, t) -> dict:
+    """One task row of the form as intake takes it: a date (17:30 that day) or N working days."""
+    task = {"lead_unit": row["lead_unit"].strip(),
+            "co_units": [u.strip() for u in row["co_units"].replace("，", ",").split(",") if u.strip()],
+            "responsible_person": row["responsible_person"].strip(),
+            "reporting_cycle": row["reporting_cycle"] or "none"}
+    due, days = row["due"].strip(), row["due_working_days"].strip()
+    if bool(due) == bool(days):
+        raise ValueError(t("one_deadline", unit=task["lead_unit"]))
+    if days:
+        if not days.isdigit() or not 1 <= int(days) <= 366:
+            raise ValueError(t("bad_working_days", value=days))
+        task["due_working_days"] = int(days)
+    else:
+        task["due"] = _due(due)
+    if row["title"].strip():
+        task["title"] = row["title"].strip()
+    return task
 
 
 def _due(text: str) -> str:
     """A date from the form: the end of that working day (17:30) in Beijing time."""
-    text = text.strip()
-    if not text:
-        return (datetime.now(TZ) + timedelta(days=30)).replace(hour=17, minute=30, second=0,
-                                                               microsecond=0).isoformat()
     try:
         day = date.fromisoformat(text)
     except ValueError:

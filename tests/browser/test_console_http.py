@@ -113,6 +113,34 @@ def test_the_apis_refusals_are_shown(console_stack):
         assert 'class="flash' not in office.get(f"/tasks/{task_id}").text  # shown once
 
 
+def test_the_item_form_takes_working_days_keeps_what_was_typed_and_wants_one_deadline(console_stack):
+    stack, console = console_stack
+    unit, other = (f"U-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    typed = {"title": "年度重点工作", "source_kind": "annual_key_work", "source_ref": "2026-1号",
+             "urgency": "urgent", "regime": "ledger", "supervising_leader": "王副总",
+             "supervisor": "李督查", "requirements": "按月报送进展",
+             "task_lead_unit": [unit, other], "task_co_units": ["", ""], "task_title": ["", ""],
+             "task_responsible_person": ["张三", ""], "task_due": ["", "2030-01-31"],
+             "task_due_working_days": ["5", ""], "task_reporting_cycle": ["month", "none"]}
+    with closing(signed_in(console)) as office:
+        more = office.post("/items/new", data={**typed, "more_rows": "1"})
+        assert more.status_code == 200 and more.text.count('name="task_lead_unit"') == 5
+        assert 'value="王副总"' in more.text and f'value="{unit}"' in more.text and 'value="5"' in more.text
+        for due, days in (("", ""), ("2030-01-31", "5")):
+            refused = office.post("/items/new", data={**typed, "task_due": [due, "2030-01-31"],
+                                                      "task_due_working_days": [days, ""]})
+            assert refused.status_code == 422 and f"单位 {unit} 的任务" in refused.text
+        made = office.post("/items/new", data=typed)
+        assert made.status_code == 303, made.text
+    item = stack.intake.get(f"/api/v1{made.headers['location']}").json()
+    assert (item["regime"], item["urgency"], item["supervising_leader"], item["supervisor"],
+            item["requirements"]) == ("ledger", "urgent", "王副总", "李督查", "按月报送进展")
+    first, second = item["tasks"]
+    assert (first["due_working_days"], first["responsible_person"], first["reporting_cycle"]) == (
+        5, "张三", "month")
+    assert second["due"].startswith("2030-01-31T") and second["due_working_days"] is None
+
+
 def test_the_ledger_pages_and_filters(console_stack):
     stack, console = console_stack
     tag = uuid.uuid4().hex[:8]
