@@ -12,7 +12,8 @@ PostgreSQL database given), signs in as the office with a dev token, then measur
    assignment is done when tracking, scoring and notify have each committed it — their durable
    consumers of intake's stream have nothing pending and nothing unacknowledged (a handler acks only
    after its transaction committed) once intake's stream holds every task-assigned event;
-   dead letters are counted and must be 0;
+   dead letters are counted and must be 0; then the same number of assignments again in items of
+   50 tasks each (``e2e_bulk_…``), which shares one request's cost among 50 assignments;
 3. latency at half that peak rate: items POSTed open-loop (on a schedule, not waiting for each
    other), all to one unit whose inbox on notify is polled every 10 ms; latency is from just before
    the POST to the poll that first shows the in-app notice (so it includes up to one poll interval).
@@ -44,6 +45,7 @@ from shared.settings import SERVICES, Settings
 ASSIGNED = "duban.intake.task.assigned.v1"
 CONSUMERS = ("tracking", "scoring", "notify")  # each has a durable consumer of intake's stream
 CONCURRENCY = 32
+BULK_TASKS = 50
 POLL_S = 0.01
 RAW_STREAM = "BENCH_RAW"
 LATENCY_UNIT = "BENCH-LATENCY"
@@ -161,27 +163,29 @@ async def _pull_and_ack(js, count: int) -> float:
 # ---- end to end ----------------------------------------------------------------------------------
 
 
-def item_body(n: int, unit: str) -> dict:
+def item_body(n: int, units: list[str]) -> dict:
     due = datetime.now(UTC) + timedelta(days=30)
     return {"title": f"压测督办事项{n}", "source": {"kind": "leader_instruction", "ref": f"批示〔2026〕{n}号"},
-            "tasks": [{"lead_unit": unit, "due": due.isoformat()}]}
+            "tasks": [{"lead_unit": unit, "due": due.isoformat()} for unit in units]}
 
 
-async def post_item(client: httpx.AsyncClient, n: int, unit: str) -> str:
-    response = await client.post("/api/v1/items", json=item_body(n, unit))
+async def post_item(client: httpx.AsyncClient, n: int, units: list[str]) -> list[str]:
+    """Register item ``n`` with a task for each of ``units``; the task ids."""
+    response = await client.post("/api/v1/items", json=item_body(n, units))
     if response.status_code != 201:
         raise RuntimeError(f"intake answered {response.status_code}: {response.text[:300]}")
-    return response.json()["tasks"][0]["id"]
+    return [t["id"] for t in response.json()["tasks"]]
 
 
-async def post_many(client: httpx.AsyncClient, count: int, first: int) -> list[str]:
+async def post_many(client: httpx.AsyncClient, count: int, first: int, tasks_per_item: int = 1) -> list[str]:
     """``count`` items as fast as ``CONCURRENCY`` clients get answers, to 500 different units."""
     numbers = iter(range(first, first + count))
     task_ids: list[str] = []
 
     async def worker() -> None:
         for n in numbers:
-            task_ids.append(await post_item(client, n, f"BENCH-{n % 500:03d}"))
+            units = [f"BENCH-{(n * tasks_per_item + k) % 500:03d}" for k in range(tasks_per_item)]
+            task_ids.extend(await post_item(client, n, units))
 
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     return task_ids
@@ -235,20 +239,23 @@ def cpu_snapshot(bench: BenchStack) -> dict[str, float]:
     return {"harness": time.process_time(), **{name: cpu_seconds(pid) for name, pid in pids.items()}}
 
 
-async def throughput(bench: BenchStack, js, client: httpx.AsyncClient, items: int,
-                     first: int) -> tuple[dict, list[str]]:
+async def throughput(bench: BenchStack, js, client: httpx.AsyncClient, assignments: int, first: int,
+                     tasks_per_item: int = 1, prefix: str = "e2e") -> tuple[dict, list[str]]:
+    """``assignments`` tasks in items of ``tasks_per_item``, until all three services are done."""
+    items = max(1, assignments // tasks_per_item)
+    assignments = items * tasks_per_item
     before, _ = await assigned_count(js)
     cpu = cpu_snapshot(bench)
     started = time.perf_counter()
-    task_ids = await post_many(client, items, first)
+    task_ids = await post_many(client, items, first, tasks_per_item)
     posted_s = time.perf_counter() - started
-    await wait_all_done(js, before + items)
+    await wait_all_done(js, before + assignments)
     elapsed = time.perf_counter() - started
     used = {name: seconds - cpu[name] for name, seconds in cpu_snapshot(bench).items()}
-    return {"e2e_assignments": items, "e2e_assignments_per_s": round(items / elapsed, 1),
-            "e2e_post_per_s": round(items / posted_s, 1),
-            **{f"e2e_cpu_ms_per_assignment_{name}": round(s * 1000 / items, 2) for name, s in used.items()},
-            }, task_ids
+    return {f"{prefix}_assignments": assignments, f"{prefix}_assignments_per_s": round(assignments / elapsed, 1),
+            f"{prefix}_post_per_s": round(items / posted_s, 1),
+            **{f"{prefix}_cpu_ms_per_assignment_{name}": round(s * 1000 / assignments, 2)
+               for name, s in used.items()}}, task_ids
 
 
 # ---- latency --------------------------------------------------------------------------------------
@@ -266,7 +273,7 @@ async def latency(client: httpx.AsyncClient, notify: httpx.AsyncClient, rate: fl
     async def one(n: int) -> None:
         async with in_flight:
             at = time.perf_counter()
-            sent[await post_item(client, first + n, LATENCY_UNIT)] = at
+            sent[(await post_item(client, first + n, [LATENCY_UNIT]))[0]] = at
 
     async def poll() -> None:
         limit = min(1000, max(100, int(rate)))
@@ -316,7 +323,9 @@ async def measure_on(bench: BenchStack, items: int, latency_s: float, raw_messag
             payload = (await js.get_last_msg("DUBAN_INTAKE", ASSIGNED)).data
             raw = await raw_jetstream(js, payload, raw_messages)
             e2e, task_ids = await throughput(bench, js, intake, items, warmup)
-            lat = await latency(intake, notify, e2e["e2e_assignments_per_s"] / 2, latency_s, warmup + items)
+            # The same number of assignments in items of 50 tasks: the HTTP request's cost shared.
+            bulk, _ = await throughput(bench, js, intake, items, warmup + items, BULK_TASKS, "e2e_bulk")
+            lat = await latency(intake, notify, e2e["e2e_assignments_per_s"] / 2, latency_s, warmup + 2 * items)
             await check_effects(bench, intake, notify, task_ids[-1])
             dead = await dead_letters(js)
         if dead:
@@ -324,7 +333,7 @@ async def measure_on(bench: BenchStack, items: int, latency_s: float, raw_messag
     finally:
         await nc.close()
     share = e2e["e2e_assignments_per_s"] / raw["raw_jetstream_pull_ack_per_s"]
-    return {"e2e_db": "postgresql" if bench.db else "sqlite", **raw, **e2e, **lat,
+    return {"e2e_db": "postgresql" if bench.db else "sqlite", **raw, **e2e, **bulk, **lat,
             "e2e_share_of_raw_pull_ack": round(share, 4), "e2e_dead_letters": dead}
 
 

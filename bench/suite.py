@@ -105,8 +105,8 @@ GOALS: dict[str, Goal] = {
 # The figures the table shows, in order (a JSON file holds every figure, tables of queries too).
 SHOWN = {
     "e2e": ["e2e_assignments_per_s", "raw_jetstream_publish_per_s", "raw_jetstream_pull_ack_per_s",
-            "e2e_share_of_raw_pull_ack", "e2e_post_per_s", "e2e_latency_rate_per_s", "e2e_p50_ms",
-            "e2e_p99_ms"],
+            "e2e_share_of_raw_pull_ack", "e2e_post_per_s", "e2e_bulk_assignments_per_s", "e2e_latency_rate_per_s",
+            "e2e_p50_ms", "e2e_p99_ms"],
     "deadlines": ["deadline_count", "deadline_rss_mb", "deadline_lag_p99_ms"],
     "ledger": ["ledger_tasks", "ledger_p50_ms", "ledger_p95_ms", "ledger_cpu_p95_ms", "ledger_worst_p95_ms",
                "ledger_count_worst_p95_ms"],
