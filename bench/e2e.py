@@ -293,7 +293,11 @@ async def latency(client: httpx.AsyncClient, notify: httpx.AsyncClient, rate: fl
         posts.append(asyncio.create_task(one(n)))
     await asyncio.gather(*posts)
     posting.set()
-    await asyncio.wait_for(poller, timeout=120)
+    try:
+        await asyncio.wait_for(poller, timeout=120)
+    except TimeoutError:
+        raise RuntimeError(f"{len(sent) - len(seen)} of {len(sent)} notices did not show in notify's "
+                           "inbox within 120 s of the last POST") from None
     samples = [(seen[t] - sent[t]) * 1000 for t in sent]
     return {"e2e_latency_rate_per_s": round(rate, 1), "e2e_latency_samples": len(samples),
             "e2e_p50_ms": round(statistics.median(samples), 1), "e2e_p99_ms": round(percentile(samples, 99), 1)}
