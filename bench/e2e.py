@@ -327,10 +327,10 @@ async def measure_on(bench: BenchStack, items: int, latency_s: float, raw_messag
             payload = (await js.get_last_msg("DUBAN_INTAKE", ASSIGNED)).data
             raw = await raw_jetstream(js, payload, raw_messages)
             e2e, task_ids = await throughput(bench, js, intake, items, warmup)
+            await check_effects(bench, intake, notify, task_ids[-1])
             # The same number of assignments in items of 50 tasks: the HTTP request's cost shared.
             bulk, _ = await throughput(bench, js, intake, items, warmup + items, BULK_TASKS, "e2e_bulk")
             lat = await latency(intake, notify, e2e["e2e_assignments_per_s"] / 2, latency_s, warmup + 2 * items)
-            await check_effects(bench, intake, notify, task_ids[-1])
             dead = await dead_letters(js)
         if dead:
             raise RuntimeError(f"{dead} event(s) were dead-lettered during the run: the figures are void")

@@ -3,7 +3,8 @@
     python -m bench.ledger --tasks 1000000 [--db sqlite:///.duban/bench-ledger.db | postgresql://…]
 
 Fills tracking's own tables (tasks and the org copy) with generated data, then times the ledger's
-typical queries through tracking's store functions, and prints p50/p95/max per query.
+typical queries through tracking's store functions, and prints p50/p95/max per query and the page
+queries' samples pooled. ``measure(tasks)`` does the same in a fresh database for `duban bench`.
 """
 
 import argparse
