@@ -1,4 +1,4 @@
-"""`duban`: up | run SERVICE | migrate | clock show|advance|reset | token | nats-config | scoring replay |
+"""`duban`: up | run SERVICE | migrate | clock show|advance|reset | token | nats-config | scoring replay | bench |
 asyncapi."""
 
 import argparse
@@ -87,6 +87,16 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--tenant", action="append", help="compare only this tenant (repeatable)")
     replay.add_argument("--batch", type=int, default=5000, help="events per transaction (5000)")
     replay.set_defaults(func=_scoring_replay)
+
+    bench = sub.add_parser("bench", help="run the benchmarks: a table of figures against the goals")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes: about two minutes")
+    bench.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
+    bench.add_argument("--db", metavar="URL", help="PostgreSQL for the services and stores (default: SQLite)")
+    bench.add_argument("--only", metavar="SECTIONS", type=_bench_sections, default=None,
+                       help="comma-separated: e2e,deadlines,ledger,stats,replay (default: all)")
+    bench.add_argument("--size", action="append", default=[], metavar="NAME=N",
+                       help="override one size, e.g. e2e_items=100 (repeatable)")
+    bench.set_defaults(func=_bench)
 
     spec = sub.add_parser("asyncapi", help="print the event catalogue (AsyncAPI 3.0 JSON)")
     spec.add_argument("service", choices=SERVICES)
@@ -335,6 +345,28 @@ def _scoring_replay(args) -> int:
         return 1
     print(f"no differences from {display_url(args.compare_with)}", file=sys.stderr)
     return 0
+
+
+def _bench_sections(text: str) -> list[str]:
+    from bench.suite import SECTIONS
+
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if not chosen or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown section {','.join(unknown) or '(none)'}: choose from {','.join(SECTIONS)}")
+    return list(dict.fromkeys(chosen))
+
+
+def _bench(args) -> int:
+    from bench import suite
+
+    try:
+        sizes = suite.sized(suite.QUICK if args.quick else suite.FULL, args.size)
+    except ValueError as exc:
+        print(f"duban bench: {exc}", file=sys.stderr)
+        return 2
+    return suite.main(args.only or list(suite.SECTIONS), args.quick, args.json, args.db, sizes)
 
 
 def _nats_config(args) -> int:
