@@ -283,86 +283,73 @@ async def _item_trace_url(ctx: Ctx, item_id: str) -> str | None:
     return settings.trace_url(item.get("trace_id"))
 
 
-@router.post("/tasks/{task_id}/act/{action}")
-async def task_action(request: Request, task_id: str, action: str) -> Response:
+async def _on_task(request: Request, task_id: str, call) -> Response:
+    """A task form's POST: ``call(api, path, form, t)`` asks tracking (under the task's path) and
+    returns what to tell the user; back on the task page with that, or with the refusal."""
     ctx = await signed_in(request)
     form = await request.form()
-    here = f"/tasks/{quote(task_id)}"
     t = translator(request.state.lang)
-    comment = str(form.get("comment", ""))
-    try:
-        if action in UNIT_ACTIONS:
-            await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/{action}",
-                               json={"comment": comment})
-        elif action in REVIEW_ACTIONS:
-            await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/review",
-                               json={"decision": action, "comment": comment})
-        elif action in (*OFFICE_ACTIONS, "urge"):
-            await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/{action}",
-                               json={"comment": comment})
-        else:
-            return back(here, f"unknown action {action}", error=True)
-    except ApiError as exc:
-        return back(here, exc.message, error=True)
-    return back(here, f"{t('done')}: {t(action)}")
-
-
-@router.post("/tasks/{task_id}/extension")
-async def ask_extension(request: Request, task_id: str) -> Response:
-    ctx = await signed_in(request)
-    form = await request.form()
     here = f"/tasks/{quote(task_id)}"
-    t = translator(request.state.lang)
-    new_due = str(form.get("new_due", "")).strip()
     try:
-        if not new_due:
-            raise ValueError(t("new_due_needed"))
-        body = {"new_due": _due(new_due), "reason": str(form.get("reason", ""))}
-        await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/extension", json=body)
+        done = await call(ctx.api, f"/api/v1/tasks/{quote(task_id)}", form, t)
     except ValueError as exc:
         return back(here, str(exc), error=True)
     except ApiError as exc:
         return back(here, exc.message, error=True)
-    return back(here, f"{t('done')}: {t('ask_extension')}")
+    return back(here, done)
+
+
+@router.post("/tasks/{task_id}/act/{action}")
+async def task_action(request: Request, task_id: str, action: str) -> Response:
+    async def call(api, path, form, t):
+        comment = str(form.get("comment", ""))
+        if action in REVIEW_ACTIONS:
+            await api.post("tracking", f"{path}/review", json={"decision": action, "comment": comment})
+        elif action in (*UNIT_ACTIONS, *OFFICE_ACTIONS, "urge"):
+            await api.post("tracking", f"{path}/{action}", json={"comment": comment})
+        else:
+            raise ValueError(f"unknown action {action}")
+        return f"{t('done')}: {t(action)}"
+    return await _on_task(request, task_id, call)
+
+
+@router.post("/tasks/{task_id}/extension")
+async def ask_extension(request: Request, task_id: str) -> Response:
+    async def call(api, path, form, t):
+        new_due = str(form.get("new_due", "")).strip()
+        if not new_due:
+            raise ValueError(t("new_due_needed"))
+        await api.post("tracking", f"{path}/extension",
+                       json={"new_due": _due(new_due), "reason": str(form.get("reason", ""))})
+        return f"{t('done')}: {t('ask_extension')}"
+    return await _on_task(request, task_id, call)
 
 
 @router.post("/tasks/{task_id}/extension/{decision}")
 async def decide_extension(request: Request, task_id: str, decision: str) -> Response:
-    ctx = await signed_in(request)
-    form = await request.form()
-    here = f"/tasks/{quote(task_id)}"
-    t = translator(request.state.lang)
-    if decision not in EXTENSION_DECISIONS:
-        return back(here, f"unknown decision {decision}", error=True)
-    try:
-        await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/extension/decide",
-                           json={"decision": decision, "comment": str(form.get("comment", ""))})
-    except ApiError as exc:
-        return back(here, exc.message, error=True)
-    return back(here, f"{t('done')}: {t('ext_' + decision)}")
+    async def call(api, path, form, t):
+        if decision not in EXTENSION_DECISIONS:
+            raise ValueError(f"unknown decision {decision}")
+        await api.post("tracking", f"{path}/extension/decide",
+                       json={"decision": decision, "comment": str(form.get("comment", ""))})
+        return f"{t('done')}: {t('ext_' + decision)}"
+    return await _on_task(request, task_id, call)
 
 
 @router.post("/tasks/{task_id}/report")
 async def task_report(request: Request, task_id: str) -> Response:
-    ctx = await signed_in(request)
-    form = await request.form()
-    here = f"/tasks/{quote(task_id)}"
-    evidence = []
-    try:
+    async def call(api, path, form, t):
+        evidence = []
         photo = form.get("photo")
-        if photo is not None and getattr(photo, "filename", ""):
-            content = await photo.read()
-            if content:
-                stored = await ctx.api.post(
-                    "tracking", f"/api/v1/tasks/{quote(task_id)}/evidence", content=content,
-                    params={"filename": photo.filename[:255]},
-                    headers={"Content-Type": photo.content_type or "application/octet-stream"})
-                evidence.append(stored["sha256"])
-        await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/reports",
-                           json={"text": str(form.get("text", "")), "evidence": evidence})
-    except ApiError as exc:
-        return back(here, exc.message, error=True)
-    return back(here, translator(request.state.lang)("done"))
+        if photo is not None and getattr(photo, "filename", "") and (content := await photo.read()):
+            stored = await api.post(
+                "tracking", f"{path}/evidence", content=content, params={"filename": photo.filename[:255]},
+                headers={"Content-Type": photo.content_type or "application/octet-stream"})
+            evidence.append(stored["sha256"])
+        await api.post("tracking", f"{path}/reports",
+                       json={"text": str(form.get("text", "")), "evidence": evidence})
+        return t("done")
+    return await _on_task(request, task_id, call)
 
 
 @router.get("/tasks/{task_id}/evidence/{sha256}")
