@@ -99,6 +99,9 @@ async def advance_reminder(session: AsyncSession, task_id: str, fired: datetime,
         update(TrackedTask)
         .where(col(TrackedTask.id) == task_id, col(TrackedTask.next_reminder_at) == fired)
         .values(next_reminder_at=following)
+        # The caller holds the loaded tasks; matching each UPDATE against every object in the
+        # session would make a batch of n reminders cost n² (measured by bench/deadlines.py).
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
@@ -241,14 +244,12 @@ async def claim_approaching(session: AsyncSession, now: datetime, limit: int) ->
         .where(col(TrackedTask.status).in_(sorted(CLOCK_RUNNING_STATUSES)))
         .where(col(TrackedTask.yellow_at) <= now, col(TrackedTask.due) > now)
         .where(col(TrackedTask.extension_due).is_(None))
-        .where(or_(col(TrackedTask.approaching_for).is_(None),
-                   col(TrackedTask.approaching_for) != col(TrackedTask.due)))
+        .where(_not_approached())
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     return await _claim(session, fresh, {"approaching_for": TrackedTask.__table__.c.due},
-                        or_(col(TrackedTask.approaching_for).is_(None),
-                            col(TrackedTask.approaching_for) != col(TrackedTask.due)))
+                        _not_approached())
 
 
 async def claim_stagnant(session: AsyncSession, now: datetime, limit: int) -> list[TrackedTask]:
@@ -261,6 +262,31 @@ async def claim_stagnant(session: AsyncSession, now: datetime, limit: int) -> li
         .with_for_update(skip_locked=True)
     )
     return await _claim(session, fresh, {"stagnant_flagged": True}, ~col(TrackedTask.stagnant_flagged))
+
+
+def _not_approached():
+    """Not yet warned of the current deadline: the claim's marker, and ix_tracked_task_approaching's."""
+    return or_(col(TrackedTask.approaching_for).is_(None),
+               col(TrackedTask.approaching_for) != col(TrackedTask.due))
+
+
+async def next_moment(session: AsyncSession, now: datetime) -> datetime | None:
+    """The earliest moment after ``now`` at which the deadline watch has something to fire (a
+    reminder, an overdue flag, a warning, a missed milestone or report), or None. One round trip
+    of index lookups: the indexes the claims use are the watch's priority queue. It may be early
+    (a task closed meanwhile): the claims then find nothing, and nothing is lost."""
+    task, milestone, watch = TrackedTask, TaskMilestone, ReportWatch
+    firsts = [
+        select(func.min(task.next_reminder_at)).where(col(task.next_reminder_at) > now),
+        select(func.min(task.due)).where(col(task.overdue_at).is_(None), col(task.due) > now),
+        select(func.min(task.yellow_at)).where(_not_approached(), col(task.yellow_at) > now),
+        select(func.min(task.stagnant_at)).where(~col(task.stagnant_flagged), col(task.stagnant_at) > now),
+        select(func.min(milestone.due)).where(col(milestone.missed_at).is_(None),
+                                               col(milestone.reached_at).is_(None), col(milestone.due) > now),
+        select(func.min(watch.next_due)).where(col(watch.next_due) >= now),
+    ]
+    row = (await session.exec(select(*(q.scalar_subquery() for q in firsts)))).one()
+    return min((moment for moment in row if moment is not None), default=None)
 
 
 async def _claim(session: AsyncSession, candidates, values: dict, still_unclaimed) -> list[TrackedTask]:
