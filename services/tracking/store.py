@@ -34,8 +34,8 @@ _COUNTING_CALENDAR = "duban.tracking.counting_calendar"
 
 
 async def add_task(session: AsyncSession, task: TrackedTask) -> None:
-    values = task.model_dump()
-    await session.exec(insert_ignoring_duplicates(session, TrackedTask.__table__).values(**values))
+    # The row as parameters of one statement (compiled once), not as values built into a new one.
+    await session.exec(insert_ignoring_duplicates(session, TrackedTask.__table__), params=task.model_dump())
 
 
 async def get_task(session: AsyncSession, task_id: str, *, for_update: bool = False) -> TrackedTask | None:
@@ -270,23 +270,23 @@ def _not_approached():
                col(TrackedTask.approaching_for) != col(TrackedTask.due))
 
 
-async def next_moment(session: AsyncSession, now: datetime) -> datetime | None:
-    """The earliest moment after ``now`` at which the deadline watch has something to fire (a
-    reminder, an overdue flag, a warning, a missed milestone or report), or None. One round trip
-    of index lookups: the indexes the claims use are the watch's priority queue. It may be early
-    (a task closed meanwhile): the claims then find nothing, and nothing is lost."""
+async def next_moments(session: AsyncSession, now: datetime) -> dict[str, datetime]:
+    """When each kind of thing the deadline watch fires next falls due after ``now`` (kinds with
+    nothing pending left out). One round trip of index lookups: the indexes the claims use are the
+    watch's queue. A moment may be early (a task closed meanwhile): the claim then finds nothing."""
     task, milestone, watch = TrackedTask, TaskMilestone, ReportWatch
-    firsts = [
-        select(func.min(task.next_reminder_at)).where(col(task.next_reminder_at) > now),
-        select(func.min(task.due)).where(col(task.overdue_at).is_(None), col(task.due) > now),
-        select(func.min(task.yellow_at)).where(_not_approached(), col(task.yellow_at) > now),
-        select(func.min(task.stagnant_at)).where(~col(task.stagnant_flagged), col(task.stagnant_at) > now),
-        select(func.min(milestone.due)).where(col(milestone.missed_at).is_(None),
-                                               col(milestone.reached_at).is_(None), col(milestone.due) > now),
-        select(func.min(watch.next_due)).where(col(watch.next_due) >= now),
-    ]
-    row = (await session.exec(select(*(q.scalar_subquery() for q in firsts)))).one()
-    return min((moment for moment in row if moment is not None), default=None)
+    firsts = {
+        "reminder": select(func.min(task.next_reminder_at)).where(col(task.next_reminder_at) > now),
+        "overdue": select(func.min(task.due)).where(col(task.overdue_at).is_(None), col(task.due) > now),
+        "approaching": select(func.min(task.yellow_at)).where(_not_approached(), col(task.yellow_at) > now),
+        "stagnant": select(func.min(task.stagnant_at)).where(~col(task.stagnant_flagged),
+                                                             col(task.stagnant_at) > now),
+        "milestone": select(func.min(milestone.due)).where(
+            col(milestone.missed_at).is_(None), col(milestone.reached_at).is_(None), col(milestone.due) > now),
+        "report": select(func.min(watch.next_due)).where(col(watch.next_due) >= now),
+    }
+    row = (await session.exec(select(*(q.scalar_subquery() for q in firsts.values())))).one()
+    return {kind: moment for kind, moment in zip(firsts, row, strict=True) if moment is not None}
 
 
 async def _claim(session: AsyncSession, candidates, values: dict, still_unclaimed) -> list[TrackedTask]:

@@ -1,5 +1,5 @@
-"""The deadline watch's queue is the database: ``store.next_moment`` names the next thing to fire,
-and the warning claims read only the tasks not yet warned (partial indexes), on SQLite and
+"""The deadline watch's queue is the database: ``store.next_moments`` names when each kind of
+thing next fires, and the warning claims read only the tasks not yet warned (partial indexes), on SQLite and
 PostgreSQL."""
 
 from datetime import UTC, datetime, timedelta
@@ -39,7 +39,7 @@ async def add(sessions, rows: list[dict], table=TrackedTask.__table__) -> None:
 
 async def next_moment(sessions) -> datetime | None:
     async with sessions() as session:
-        return await store.next_moment(session, NOW)
+        return min((await store.next_moments(session, NOW)).values(), default=None)
 
 
 async def test_nothing_pending_means_no_next_moment(tables):
@@ -48,15 +48,19 @@ async def test_nothing_pending_means_no_next_moment(tables):
     assert await next_moment(tables) is None
 
 
-@pytest.mark.parametrize("fields, expected", [
-    ({"next_reminder_at": at(3)}, at(3)),
-    ({"due": at(4)}, at(4)),
-    ({"yellow_at": at(2)}, at(2)),
-    ({"stagnant_at": at(5)}, at(5)),
+@pytest.mark.parametrize("kind, fields", [
+    ("reminder", {"next_reminder_at": at(3)}),
+    ("overdue", {"due": at(3)}),
+    ("approaching", {"yellow_at": at(3)}),
+    ("stagnant", {"stagnant_at": at(3)}),
 ])
-async def test_the_next_moment_is_the_earliest_thing_due(tables, fields, expected):
-    await add(tables, [task("a", **fields), task("later", next_reminder_at=at(50))])
-    assert await next_moment(tables) == expected
+async def test_each_kind_names_its_next_moment(tables, kind, fields):
+    await add(tables, [task("a", **fields), task("later", next_reminder_at=at(50), yellow_at=at(60),
+                                                 stagnant_at=at(70))])
+    async with tables() as session:
+        moments = await store.next_moments(session, NOW)
+    later = {"reminder": at(50), "overdue": at(1000), "approaching": at(60), "stagnant": at(70)}
+    assert moments == {**later, kind: at(3)}
 
 
 async def test_claimed_and_past_moments_are_not_waited_for(tables):
@@ -97,7 +101,7 @@ async def test_the_warning_claims_can_read_the_partial_indexes(tables, db):
     async with tables() as session:
         plans = [await plan(session, query) for query in (
             lambda s: store.claim_approaching(s, NOW, 10), lambda s: store.claim_stagnant(s, NOW, 10),
-            lambda s: store.next_moment(s, NOW))]
+            lambda s: store.next_moments(s, NOW))]
     assert "ix_tracked_task_approaching" in plans[0], plans[0]
     assert "ix_tracked_task_stagnant" in plans[1], plans[1]
     assert "ix_tracked_task_approaching" in plans[2] and "ix_tracked_task_stagnant" in plans[2], plans[2]
