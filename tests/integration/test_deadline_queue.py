@@ -107,6 +107,19 @@ async def test_the_warning_claims_can_read_the_partial_indexes(tables, db):
     assert "ix_tracked_task_approaching" in plans[2] and "ix_tracked_task_stagnant" in plans[2], plans[2]
 
 
+async def test_the_overdue_claim_reads_only_the_tasks_due(tables, db):
+    """Not every open task's index entry on each scan (as ``id IN (…) AND overdue_at IS NULL`` in one
+    statement did on SQLite): the claim finds the due ones by deadline, then updates them by id."""
+    await add(tables, [task(f"t{i}", due=at(i - 25)) for i in range(50)])
+    async with tables() as session:
+        claimed = await store.claim_overdue(session, NOW, 100)
+        assert sorted(t.id for t in claimed) == sorted(f"t{i}" for i in range(26))
+        assert await store.claim_overdue(session, NOW, 100) == []  # once
+        if db.dialect.name == "sqlite":
+            lines = (await plan(session, lambda s: store.claim_overdue(s, NOW + timedelta(hours=30), 10)))
+            assert "(overdue_at=?)" not in lines and "SCAN" not in lines, lines
+
+
 async def plan(session, query) -> str:
     """SQLite's plans of the statements ``query`` runs (a SAVEPOINT keeps its writes out)."""
     statements: list[str] = []
