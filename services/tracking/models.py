@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Column, Index, Integer, Text
+from sqlalchemy import JSON, Column, Index, Integer, Text, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -17,6 +17,9 @@ from shared.org_copy import OrgUnitFields, path_index
 
 class TrackingBase(SQLModel, registry=registry()):
     pass
+
+
+_NOT_APPROACHED = "approaching_for IS NULL OR approaching_for != due"
 
 
 class TrackedTask(TrackingBase, table=True):
@@ -31,6 +34,13 @@ class TrackedTask(TrackingBase, table=True):
         Index("ix_tracked_task_ledger_supervisor", "tenant", "supervisor", "due", "id"),
         # The missed-report watch looks for tasks with a reporting cycle it does not watch yet.
         Index("ix_tracked_task_reporting", "reporting_cycle", "status"),
+        # The deadline watch's warnings: only tasks not yet warned are indexed, so finding those due
+        # (and the next one to fall due) reads a few index entries however many tasks there are.
+        # Each predicate is written as the claim's WHERE renders it, so the planners use the index.
+        Index("ix_tracked_task_approaching", "yellow_at",
+              sqlite_where=text(_NOT_APPROACHED), postgresql_where=text(_NOT_APPROACHED)),
+        Index("ix_tracked_task_stagnant", "stagnant_at",
+              sqlite_where=text("stagnant_flagged = 0"), postgresql_where=text("NOT stagnant_flagged")),
     )
 
     id: str = Field(primary_key=True, max_length=32)

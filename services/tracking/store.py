@@ -34,8 +34,8 @@ _COUNTING_CALENDAR = "duban.tracking.counting_calendar"
 
 
 async def add_task(session: AsyncSession, task: TrackedTask) -> None:
-    values = task.model_dump()
-    await session.exec(insert_ignoring_duplicates(session, TrackedTask.__table__).values(**values))
+    # The row as parameters of one statement (compiled once), not as values built into a new one.
+    await session.exec(insert_ignoring_duplicates(session, TrackedTask.__table__), params=task.model_dump())
 
 
 async def get_task(session: AsyncSession, task_id: str, *, for_update: bool = False) -> TrackedTask | None:
@@ -56,8 +56,9 @@ def add_history(session: AsyncSession, task_id: str, entry: HistoryEntry) -> Non
 async def claim_overdue(session: AsyncSession, now: datetime, limit: int) -> list[TrackedTask]:
     """Flag open tasks whose deadline has passed, once: returns the tasks this call flagged.
 
-    The UPDATE re-checks ``overdue_at IS NULL`` under the row lock, so with several replicas
-    each task is claimed by exactly one of them (SKIP LOCKED only saves them waiting).
+    On PostgreSQL the UPDATE re-checks ``overdue_at IS NULL`` under the row lock, so with several
+    replicas each task is claimed by exactly one of them (SKIP LOCKED only saves them waiting);
+    SQLite runs one writing transaction at a time.
     """
     due_now = (
         select(TrackedTask.id)
@@ -69,13 +70,16 @@ async def claim_overdue(session: AsyncSession, now: datetime, limit: int) -> lis
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    result = await session.exec(
-        update(TrackedTask)
-        .where(col(TrackedTask.id).in_(due_now.scalar_subquery()))
-        .where(col(TrackedTask.overdue_at).is_(None))
-        .values(overdue_at=now)
-        .returning(*TrackedTask.__table__.c)
-    )
+    ids = list((await session.exec(due_now)).all())
+    if not ids:
+        return []
+    claim = update(TrackedTask).where(col(TrackedTask.id).in_(ids))
+    # Given the re-check too, SQLite walks every open task's (overdue_at, due) index entry instead
+    # of the ids (bench/deadlines.py: a third of a second per scan at 200,000 tasks). It runs
+    # writers one at a time (BEGIN IMMEDIATE), so the ids just read are still unclaimed there.
+    if session.bind.dialect.name != "sqlite":
+        claim = claim.where(col(TrackedTask.overdue_at).is_(None))
+    result = await session.exec(claim.values(overdue_at=now).returning(*TrackedTask.__table__.c))
     return [TrackedTask.model_validate(dict(row._mapping)) for row in result]
 
 
@@ -99,6 +103,9 @@ async def advance_reminder(session: AsyncSession, task_id: str, fired: datetime,
         update(TrackedTask)
         .where(col(TrackedTask.id) == task_id, col(TrackedTask.next_reminder_at) == fired)
         .values(next_reminder_at=following)
+        # The caller holds the loaded tasks; matching each UPDATE against every object in the
+        # session would make a batch of n reminders cost n² (measured by bench/deadlines.py).
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
@@ -256,14 +263,12 @@ async def claim_approaching(session: AsyncSession, now: datetime, limit: int) ->
         .where(col(TrackedTask.status).in_(sorted(CLOCK_RUNNING_STATUSES)))
         .where(col(TrackedTask.yellow_at) <= now, col(TrackedTask.due) > now)
         .where(col(TrackedTask.extension_due).is_(None))
-        .where(or_(col(TrackedTask.approaching_for).is_(None),
-                   col(TrackedTask.approaching_for) != col(TrackedTask.due)))
+        .where(_not_approached())
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     return await _claim(session, fresh, {"approaching_for": TrackedTask.__table__.c.due},
-                        or_(col(TrackedTask.approaching_for).is_(None),
-                            col(TrackedTask.approaching_for) != col(TrackedTask.due)))
+                        _not_approached())
 
 
 async def claim_stagnant(session: AsyncSession, now: datetime, limit: int) -> list[TrackedTask]:
@@ -276,6 +281,31 @@ async def claim_stagnant(session: AsyncSession, now: datetime, limit: int) -> li
         .with_for_update(skip_locked=True)
     )
     return await _claim(session, fresh, {"stagnant_flagged": True}, ~col(TrackedTask.stagnant_flagged))
+
+
+def _not_approached():
+    """Not yet warned of the current deadline: the claim's marker, and ix_tracked_task_approaching's."""
+    return or_(col(TrackedTask.approaching_for).is_(None),
+               col(TrackedTask.approaching_for) != col(TrackedTask.due))
+
+
+async def next_moments(session: AsyncSession, now: datetime) -> dict[str, datetime]:
+    """When each kind of thing the deadline watch fires next falls due after ``now`` (kinds with
+    nothing pending left out). One round trip of index lookups: the indexes the claims use are the
+    watch's queue. A moment may be early (a task closed meanwhile): the claim then finds nothing."""
+    task, milestone, watch = TrackedTask, TaskMilestone, ReportWatch
+    firsts = {
+        "reminder": select(func.min(task.next_reminder_at)).where(col(task.next_reminder_at) > now),
+        "overdue": select(func.min(task.due)).where(col(task.overdue_at).is_(None), col(task.due) > now),
+        "approaching": select(func.min(task.yellow_at)).where(_not_approached(), col(task.yellow_at) > now),
+        "stagnant": select(func.min(task.stagnant_at)).where(~col(task.stagnant_flagged),
+                                                             col(task.stagnant_at) > now),
+        "milestone": select(func.min(milestone.due)).where(
+            col(milestone.missed_at).is_(None), col(milestone.reached_at).is_(None), col(milestone.due) > now),
+        "report": select(func.min(watch.next_due)).where(col(watch.next_due) >= now),
+    }
+    row = (await session.exec(select(*(q.scalar_subquery() for q in firsts.values())))).one()
+    return {kind: moment for kind, moment in zip(firsts, row, strict=True) if moment is not None}
 
 
 async def _claim(session: AsyncSession, candidates, values: dict, still_unclaimed) -> list[TrackedTask]:
