@@ -348,9 +348,9 @@ async def raw_read(url: str, parse: bool) -> tuple[int, float, float]:
                 async for batch in reader.batches():
                     count += len(batch)
                     if parse:
-                        for _seq, payload in batch:
+                        for _seq, subject, payload in batch:
                             try:
-                                scoring_replay.parse(payload)
+                                scoring_replay.parse(payload, subject)
                             except scoring_replay.Malformed:
                                 pass
             finally:
@@ -407,7 +407,8 @@ async def run(args) -> dict:
         if args.check:
             plain_into = fresh_database(args.db, workdir, "replay-plain", cleanups)
             cpu = time.process_time()
-            plain = await scoring_replay.replay(server.url, plain_into, batch=args.batch, progress=None)
+            plain = await scoring_replay.replay(server.url, plain_into, batch=args.batch, by_handlers=True,
+                                                progress=None)
             cpu = time.process_time() - cpu
             result["replay_plain"] = {**plain.as_dict(), "events": plain.read, "cpu_seconds": round(cpu, 3)}
             lines.append(row(f"replay again ({backend})", result["replay_plain"]))

@@ -34,16 +34,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heapreplace
 from typing import TextIO
 
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 from sqlalchemy import func, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.scoring import handlers, periods, reports, store
+from services.scoring import fold, handlers, periods, reports, store
 from services.scoring.models import (
     ActionSent, LedgerEntry, ScoringBase, TaskOutcome,
 )
@@ -73,8 +73,8 @@ def wanted_subjects() -> dict[str, list[str]]:
 
 
 class StreamReader:
-    """Every message of ``subjects`` in ``stream`` from the first, as (stream sequence, payload)
-    batches, up to the stream's last message when ``open`` was called: an ephemeral pull consumer
+    """Every message of ``subjects`` in ``stream`` from the first, as (stream sequence, subject,
+    payload) batches, up to the stream's last message when ``open`` was called: an ephemeral pull consumer
     with no acks (nothing on the server changes). It speaks the pull protocol itself (a request
     for a batch, the next one asked for as soon as a batch is in) with a subscription callback:
     nats-py's ``fetch`` waits for each message with a timeout of its own, at a third of the speed."""
@@ -109,7 +109,7 @@ class StreamReader:
         self.total = consumer.num_pending or 0
         return self.total
 
-    async def batches(self) -> AsyncIterator[list[tuple[int, bytes]]]:
+    async def batches(self) -> AsyncIterator[list[tuple[int, str, bytes]]]:
         if self.consumer is None or self.total == 0:
             return
         nc = self.js._nc
@@ -130,7 +130,7 @@ class StreamReader:
                 state["end"] = True
                 ready.set()
                 return
-            state["got"].append((msg.reply, msg.data))
+            state["got"].append((msg.reply, msg.subject, msg.data))
             state["count"] += 1
             if state["count"] >= batch_size:
                 ready.set()
@@ -153,12 +153,12 @@ class StreamReader:
                 got, ended = state["got"], state["end"]
                 state.update(got=[], count=0, end=False)
                 out = []
-                for reply, payload in got:
+                for reply, subject, payload in got:
                     seq = _sequence(reply)
                     if seq > self.last_seq:  # came in after the replay began
                         finished = True
                         break
-                    out.append((seq, payload))
+                    out.append((seq, subject, payload))
                     finished = seq == self.last_seq
                 if ended and not out and not finished:
                     # A request with nothing for it: the end, if the server agrees nothing is left.
@@ -193,8 +193,28 @@ class Malformed(ValueError):
     pass
 
 
-def parse(payload: bytes) -> tuple[Envelope, EventData | None]:
-    """The envelope and, for a type scoring applies, its data; Malformed says what is wrong."""
+def _typed_envelope(event_type: str) -> type[Envelope]:
+    data = CATALOGUE[event_type]
+    return create_model(f"{data.__name__}Envelope", __base__=Envelope, data=(data, ...))
+
+
+# An envelope with its data's model, for each type scoring applies: one validation per message.
+_TYPED = {event_type: _typed_envelope(event_type) for event_type in handlers.ALL}
+
+
+def parse(payload: bytes, subject: str | None = None) -> tuple[Envelope, EventData | None]:
+    """The envelope and, for a type scoring applies, its data; Malformed says what is wrong.
+    ``subject``, the subject the message came on, is the type it most likely has (an event's
+    subject is its type): the envelope and the data are then validated in one pass."""
+    typed = _TYPED.get(subject)
+    if typed is not None:
+        try:
+            env = typed.model_validate_json(payload)
+        except ValidationError:
+            pass  # told below, the envelope's faults apart from the data's
+        else:
+            if env.type == subject:
+                return env, env.data
     try:
         env = Envelope.model_validate_json(payload)
     except ValidationError as exc:
@@ -222,13 +242,10 @@ class StreamStats:
     missing: bool = False
 
 
-@dataclass(order=True)
-class _Event:
-    key: tuple  # (time, stream rank, sequence)
-    env: Envelope = field(compare=False)
-    data: EventData | None = field(compare=False)
-    stream: str = field(compare=False)
-    seq: int = field(compare=False)
+# An event to apply: (time, stream rank, stream sequence, envelope, data), so the tuples order
+# themselves by the merge's key (the rank and sequence tell any two apart).
+Event = tuple[datetime, int, int, Envelope, EventData | None]
+RANK, SEQ, ENV, DATA = 1, 2, 3, 4
 
 
 class _Cursor:
@@ -237,45 +254,62 @@ class _Cursor:
     def __init__(self, reader: StreamReader, rank: int, stats: StreamStats, problems: list[str]) -> None:
         self.reader, self.rank, self.stats, self.problems = reader, rank, stats, problems
         self._batches = reader.batches()
-        self._buffer: list[_Event] = []
+        self._buffer: list[Event] = []
         self._next = 0
 
-    async def next(self) -> _Event | None:
-        while self._next >= len(self._buffer):
+    def take(self) -> Event | None:
+        """The next event read already, if any."""
+        if self._next < len(self._buffer):
+            self._next += 1
+            return self._buffer[self._next - 1]
+        return None
+
+    async def next(self) -> Event | None:
+        while (found := self.take()) is None:
             batch = await anext(self._batches, None)
             if batch is None:
                 return None
             self._buffer, self._next = self._parse(batch), 0
-        self._next += 1
-        return self._buffer[self._next - 1]
+        return found
 
-    def _parse(self, batch: list[tuple[int, bytes]]) -> list[_Event]:
+    def _parse(self, batch: list[tuple[int, str, bytes]]) -> list[Event]:
         out = []
-        stream = self.reader.stream
+        stream, rank = self.reader.stream, self.rank
         self.stats.read += len(batch)
-        for seq, payload in batch:
+        for seq, subject, payload in batch:
             try:
-                env, data = parse(payload)
+                env, data = parse(payload, subject)
             except Malformed as exc:
                 self.stats.malformed += 1
                 if len(self.problems) < 20:
                     self.problems.append(f"malformed: {stream} #{seq}: {exc}")
                 continue
-            out.append(_Event((env.time, self.rank, seq), env, data, stream, seq))
+            out.append((env.time, rank, seq, env, data))
         return out
 
 
-async def merged(cursors: list[_Cursor]) -> AsyncIterator[_Event]:
-    """The streams' events merged by time (then stream, then sequence), each stream in its order."""
-    heads: list[tuple[_Event, int]] = []
-    for i, cursor in enumerate(cursors):
-        if (first := await cursor.next()) is not None:
-            heappush(heads, (first, i))
+async def merged(cursors: list[_Cursor], size: int = 4096) -> AsyncIterator[list[Event]]:
+    """The streams' events merged by time (then stream, then sequence), each stream in its order,
+    ``size`` at a time."""
+    heads: list[Event] = [first for cursor in cursors if (first := await cursor.next()) is not None]
+    heapify(heads)
+    out: list[Event] = []
     while heads:
-        item, i = heappop(heads)
-        yield item
-        if (following := await cursors[i].next()) is not None:
-            heappush(heads, (following, i))
+        head = heads[0]
+        cursor = cursors[head[RANK]]
+        following = cursor.take()
+        if following is None:
+            following = await cursor.next()
+        if following is None:
+            heappop(heads)
+        else:
+            heapreplace(heads, following)
+        out.append(head)
+        if len(out) >= size:
+            yield out
+            out = []
+    if out:
+        yield out
 
 
 # ---- the progress bar ---------------------------------------------------------------------------
@@ -414,9 +448,12 @@ async def prepare_target(url: str) -> None:
                              "is it another service's database?")
 
 
-async def replay(nats_url: str, into: str, *, batch: int = 5000,
+async def replay(nats_url: str, into: str, *, batch: int = 5000, by_handlers: bool = False,
                  progress: Callable[[int], Progress] | None = None, nc=None) -> ReplayReport:
-    """Rebuild scoring's store in the empty database ``into`` from the streams at ``nats_url``."""
+    """Rebuild scoring's store in the empty database ``into`` from the streams at ``nats_url``:
+    folded in memory and written in one transaction, or, ``by_handlers``, applied with the
+    service's handlers in transactions of ``batch`` events (slow: the reference the fold is
+    tested against)."""
     import nats
 
     started = time.perf_counter()
@@ -437,9 +474,10 @@ async def replay(nats_url: str, into: str, *, batch: int = 5000,
         bar = progress(total) if progress is not None else None
         cursors = [_Cursor(r, rank, report.streams[r.stream], report.problems)
                    for rank, r in enumerate(readers)]
-        applier = _Applier(into, report)
+        applier = _Applier(into, report, batch) if by_handlers else _FoldApplier(into, report)
         try:
-            await _apply_all(merged(cursors), applier, report, batch, bar)
+            await applier.start()
+            await _apply_all(merged(cursors), applier, report, bar)
         finally:
             await applier.close()
         if bar is not None:
@@ -457,30 +495,26 @@ async def _quiet(_error: Exception) -> None:
     """nats-py logs each failed connection attempt with a traceback; the caller reports the end."""
 
 
-async def _apply_all(events: AsyncIterator[_Event], applier, report: ReplayReport, batch: int,
+async def _apply_all(events: AsyncIterator[list[Event]], applier, report: ReplayReport,
                      bar: Progress | None) -> None:
     seen: set[str] = set()
-    chunk: list[_Event] = []
     processed = 0
-    async for item in events:
-        processed += 1
-        if item.data is None:
-            report.foreign += 1
-        elif item.env.id in seen:
-            report.duplicates += 1
-        else:
-            seen.add(item.env.id)
-            chunk.append(item)
-            if len(chunk) >= batch:
-                await applier.apply(chunk)
-                chunk = []
-        if bar is not None and not processed % 256:
+    async for chunk in events:
+        fresh = []
+        for item in chunk:
+            event_id = item[ENV].id
+            if item[DATA] is None:
+                report.foreign += 1
+            elif event_id in seen:
+                report.duplicates += 1
+            else:
+                seen.add(event_id)
+                fresh.append(item)
+        await applier.apply(fresh)
+        processed += len(chunk)
+        if bar is not None:
             bar.update(processed + report.malformed)
-    if chunk:
-        await applier.apply(chunk)
     await applier.finish()
-    if bar is not None:
-        bar.update(processed + report.malformed)
 
 
 def _durables() -> dict[str, str]:
@@ -488,28 +522,96 @@ def _durables() -> dict[str, str]:
     return {s.stream: s.durable(SERVICE) for s in handlers.SUBSCRIPTIONS}
 
 
+def _refused(report: ReplayReport, item: Event, exc: Exception) -> None:
+    report.refused += 1
+    if len(report.problems) < 40:
+        env = item[ENV]
+        report.problems.append(f"refused: {STREAMS[item[RANK]]} #{item[SEQ]} {env.type} "
+                               f"({env.id}): {type(exc).__name__}: {exc}"[:400])
+
+
+class _FoldApplier:
+    """The events folded in memory (fold.py), the rows written as they pile up, all in one
+    transaction: a replay that fails leaves the target's tables empty."""
+
+    ROWS_PER_WRITE = 20_000
+
+    def __init__(self, url: str, report: ReplayReport) -> None:
+        self.report = report
+        self.engine = make_engine(url)
+        self.conn = self.transaction = None
+
+    async def start(self) -> None:
+        self.conn = await self.engine.connect()
+        self.transaction = await self.conn.begin()
+        self.fold = fold.Fold(postgres=self.conn.dialect.name == "postgresql", durables=_durables())
+        self.writer = fold.Writer(self.conn)
+
+    async def apply(self, items: list[Event]) -> None:
+        state, on = self.fold, self.fold.on
+        now = datetime.now(UTC)
+        applied = 0
+        for item in items:
+            env, data = item[ENV], item[DATA]
+            try:
+                handler = on.get(env.type)
+                if handler is not None:
+                    handler(data, env)
+                else:
+                    await self._close_period(data, env)
+            except Exception as exc:
+                _refused(self.report, item, exc)
+                continue
+            state.processed(STREAMS[item[RANK]], env, now)
+            applied += 1
+        self.report.applied += applied
+        if state.pending() >= self.ROWS_PER_WRITE:
+            await self.writer.flush(state)
+
+    async def _close_period(self, data, env: Envelope) -> None:
+        period = self.fold.period_to_close(data, env)
+        await self.writer.flush(self.fold)
+        async with self.conn.begin_nested():
+            report = await self.writer.ranking(env.tenant, period)
+        self.fold.on_period_closed(data, env, report)
+
+    async def finish(self) -> None:
+        await self.writer.flush(self.fold)
+        await self.transaction.commit()
+        self.report.actions = len(self.fold.sent)
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()  # rolls back what was not committed
+        await self.engine.dispose()
+
+
 class _Applier:
     """A chunk of events in one transaction, each in a savepoint, with the service's handlers; the
     events of the other services are recorded as processed, as scoring's consumers record them."""
 
-    def __init__(self, url: str, report: ReplayReport) -> None:
-        self.report = report
+    def __init__(self, url: str, report: ReplayReport, batch: int) -> None:
+        self.report, self.batch = report, batch
         self.durables = _durables()
         self.engine = make_engine(url)
         self.sessions = session_factory(self.engine)
+        self.waiting: list[Event] = []
 
-    def refused(self, item: _Event, exc: Exception) -> None:
-        self.report.refused += 1
-        if len(self.report.problems) < 40:
-            self.report.problems.append(f"refused: {item.stream} #{item.seq} {item.env.type} "
-                                        f"({item.env.id}): {type(exc).__name__}: {exc}"[:400])
+    async def start(self) -> None:
+        pass
 
-    def inbox_rows(self, items: list[_Event]) -> list[dict]:
+    def inbox_rows(self, items: list[Event]) -> list[dict]:
         now = datetime.now(UTC)
-        return [{"consumer": self.durables[i.stream], "event_id": i.env.id, "processed_at": now}
-                for i in items if i.stream in self.durables]
+        return [{"consumer": self.durables[STREAMS[i[RANK]]], "event_id": i[ENV].id, "processed_at": now}
+                for i in items if STREAMS[i[RANK]] in self.durables]
 
-    async def apply(self, chunk: list[_Event]) -> None:
+    async def apply(self, items: list[Event]) -> None:
+        self.waiting += items
+        while len(self.waiting) >= self.batch:
+            chunk, self.waiting = self.waiting[:self.batch], self.waiting[self.batch:]
+            await self._apply_chunk(chunk)
+
+    async def _apply_chunk(self, chunk: list[Event]) -> None:
         """The chunk in one transaction; if a handler refuses an event, the chunk again with each
         event in a savepoint, so only the refused ones are left out."""
         try:
@@ -517,21 +619,22 @@ class _Applier:
         except Exception:
             await self._apply(chunk, one_by_one=True)
 
-    async def _apply(self, chunk: list[_Event], *, one_by_one: bool) -> None:
+    async def _apply(self, chunk: list[Event], *, one_by_one: bool) -> None:
         async with self.sessions() as session, session.begin():
             applied = []
             for item in chunk:
+                env, data = item[ENV], item[DATA]
                 if not one_by_one:
-                    await handlers.ALL[item.env.type](item.data, item.env, session)
+                    await handlers.ALL[env.type](data, env, session)
                     applied.append(item)
                     continue
                 savepoint = await session.begin_nested()
                 try:
-                    await handlers.ALL[item.env.type](item.data, item.env, session)
+                    await handlers.ALL[env.type](data, env, session)
                     await session.flush()
                 except Exception as exc:
                     await savepoint.rollback()
-                    self.refused(item, exc)
+                    _refused(self.report, item, exc)
                 else:
                     await savepoint.commit()
                     applied.append(item)
@@ -540,6 +643,9 @@ class _Applier:
         self.report.applied += len(applied)
 
     async def finish(self) -> None:
+        if self.waiting:
+            await self._apply_chunk(self.waiting)
+            self.waiting = []
         async with self.sessions() as session, session.begin():
             self.report.actions = await session.run_sync(_mark_outbox_published)
 
