@@ -21,6 +21,7 @@ import json
 from bisect import bisect_right, insort
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import itemgetter
 
 from sqlalchemy import String
 from sqlalchemy.dialects import postgresql, sqlite
@@ -350,31 +351,28 @@ class _Limits:
 
 
 class Writer:
-    """Writes what the fold holds and has not written yet, many rows per statement, on ``conn``
-    (one transaction: the caller's)."""
+    """Writes what the fold holds and has not written yet, on ``conn`` (one transaction: the
+    caller's): each table's rows in one driver-level ``executemany``, the values converted by the
+    columns' own SQLAlchemy types (the rows are what the ORM would write), without SQLAlchemy's
+    per-row statement machinery."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
-        self.dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        self.statements = {name: _Statement(TABLES[name], conn.dialect, upsert=name in UPSERTED)
+                           for name in (*UPSERTED, *INSERTED)}
 
     async def flush(self, fold: Fold) -> None:
         for name in UPSERTED:  # outcomes before the ledger: the order the handlers' flushes take
-            rows = list(fold.changed[name].values())
-            fold.changed[name] = {}
-            await self._upsert(TABLES[name], rows)
+            rows, fold.changed[name] = fold.changed[name], {}
+            await self._write(name, rows.values())
         for name in INSERTED:
             rows, fold.added[name] = fold.added[name], []
-            if rows:
-                await self.conn.execute(TABLES[name].insert(), rows)
+            await self._write(name, rows)
 
-    async def _upsert(self, table, rows: list[dict]) -> None:
-        if not rows:
-            return
-        keys = [c.name for c in table.primary_key.columns]
-        stmt = self.dialect.insert(table)
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={
-            c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys})
-        await self.conn.execute(stmt, rows)
+    async def _write(self, name: str, rows) -> None:
+        if rows:
+            statement = self.statements[name]
+            await self.conn.exec_driver_sql(statement.sql, statement.parameters(rows))
 
     async def ranking(self, tenant: str, period: periods.Period) -> dict:
         """The period's ranking as the store written so far holds it (a period close keeps it)."""
@@ -382,3 +380,45 @@ class Writer:
             report = await reports.ranking(session, tenant, period, under=None, normalise=False,
                                            enforce_switch=False)
         return report.model_dump(mode="json")
+
+
+class _Statement:
+    """An INSERT (or upsert: the last row of a key wins) of every column but an autoincrement
+    key, as the driver takes it, and the conversion of rows to its parameters."""
+
+    def __init__(self, table, dialect, *, upsert: bool) -> None:
+        columns = [c for c in table.columns if c is not table.autoincrement_column]
+        names = [c.name for c in columns]
+        module = postgresql if dialect.name == "postgresql" else sqlite
+        stmt = module.insert(table)
+        if upsert:
+            keys = [c.name for c in table.primary_key.columns]
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={
+                name: stmt.excluded[name] for name in names if name not in keys})
+        compiled = stmt.compile(dialect=dialect, column_keys=names)
+        self.sql = str(compiled)
+        self.names = list(compiled.positiontup or names)
+        self.positional = compiled.positiontup is not None
+        self.values = itemgetter(*self.names)
+        processors = {c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns}
+        self.converted = [(i, processors[n]) for i, n in enumerate(self.names) if processors[n] is not None]
+
+    def parameters(self, rows) -> list:
+        """The rows as the driver's parameters, each value converted by its column's type (the same
+        object, e.g. one processed_at for many rows, converted once)."""
+        values, converted = self.values, self.converted
+        out = []
+        last = [(None, None)] * len(converted)
+        for row in rows:
+            line = list(values(row))
+            for k, (i, convert) in enumerate(converted):
+                value = line[i]
+                seen, done = last[k]
+                if value is not seen or value is None:
+                    done = convert(value)
+                    last[k] = (value, done)
+                line[i] = done
+            out.append(tuple(line))
+        if self.positional:
+            return out
+        return [dict(zip(self.names, line, strict=True)) for line in out]

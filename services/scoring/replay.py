@@ -30,6 +30,7 @@ import contextlib
 import json
 import sys
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,23 +121,23 @@ class StreamReader:
         ready = asyncio.Event()
         batch_size = self.batch
 
-        async def on_message(msg) -> None:
-            headers = msg.headers
-            if headers and (status := headers.get("Status")):
+        def on_message(subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
+            if headers and headers.startswith(b"NATS/1.0 "):  # a status, not a message
+                status, _, description = headers[9:].split(b"\r\n", 1)[0].decode().partition(" ")
                 if status == "100":  # a heartbeat
                     return
                 if status not in ("404", "408"):  # 404/408: nothing more for this request now
-                    state["error"] = f"{status} {headers.get('Description', '')}".strip()
+                    state["error"] = f"{status} {description}".strip()
                 state["end"] = True
                 ready.set()
                 return
-            state["got"].append((msg.reply, msg.subject, msg.data))
+            state["got"].append((reply, subject, data))
             state["count"] += 1
             if state["count"] >= batch_size:
                 ready.set()
 
-        sub = await nc.subscribe(inbox, cb=on_message, pending_msgs_limit=4 * batch_size + 16,
-                                 pending_bytes_limit=-1)
+        sub = await nc.subscribe(inbox)
+        _RawDelivery.take(nc, sub._id, on_message)
         read, last = 0, 0
         try:
             await nc.publish(request_subject, request, reply=inbox)
@@ -158,7 +159,7 @@ class StreamReader:
                     if seq > self.last_seq:  # came in after the replay began
                         finished = True
                         break
-                    out.append((seq, subject, payload))
+                    out.append((seq, subject.decode(), payload))
                     finished = seq == self.last_seq
                 if ended and not out and not finished:
                     # A request with nothing for it: the end, if the server agrees nothing is left.
@@ -169,6 +170,7 @@ class StreamReader:
                     read, last = read + len(out), out[-1][0]
                     yield out
         finally:
+            _RawDelivery.release(nc, sub._id)
             await sub.unsubscribe()
         if read < self.total:
             raise RuntimeError(f"reading {self.stream}: {read:,} of its {self.total:,} messages came, "
@@ -181,11 +183,54 @@ class StreamReader:
             self.consumer = None
 
 
-def _sequence(reply: str) -> int:
+class _RawDelivery:
+    """Hands the messages of chosen subscriptions of a connection to a function as the protocol
+    parser reads them — subject, reply, payload and raw headers — where nats-py would build a
+    message object, parse its headers into a dict and queue it for the subscription's task: most
+    of the time a replay spends reading. Messages of the connection's other subscriptions go
+    nats-py's way."""
+
+    _of: "weakref.WeakKeyDictionary[object, _RawDelivery]" = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def take(cls, nc, sid: int, taker: Callable[[bytes, bytes, bytes, bytes | None], None]) -> None:
+        delivery = cls._of.get(nc) or cls(nc)
+        delivery.takers[sid] = taker
+
+    @classmethod
+    def release(cls, nc, sid: int) -> None:
+        delivery = cls._of.get(nc)
+        if delivery is not None:
+            delivery.takers.pop(sid, None)
+            if not delivery.takers:
+                delivery.uninstall()
+
+    def __init__(self, nc) -> None:
+        self.nc, self.takers = nc, {}
+        self.process = nc._process_msg
+        self.patched_before = "_process_msg" in vars(nc)
+        nc._process_msg = self.process_msg
+        self._of[nc] = self
+
+    async def process_msg(self, sid, subject, reply, data, headers) -> None:
+        taker = self.takers.get(sid)
+        if taker is None:
+            return await self.process(sid, subject, reply, data, headers)
+        taker(subject, reply, data, headers)
+
+    def uninstall(self) -> None:
+        del self._of[self.nc]
+        if self.patched_before:
+            self.nc._process_msg = self.process
+        else:
+            del self.nc._process_msg  # the class's method again
+
+
+def _sequence(reply: bytes) -> int:
     """The stream sequence from a JetStream reply subject
     (``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``, or the form with a
     domain and an account hash)."""
-    tokens = reply.split(".")
+    tokens = reply.split(b".")
     return int(tokens[5]) if len(tokens) == 9 else int(tokens[7])
 
 
