@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from operator import itemgetter
 
-from sqlalchemy import String
+from sqlalchemy import JSON
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -336,7 +336,9 @@ class _Limits:
     """What PostgreSQL refuses and SQLite keeps: text longer than its column, or holding a NUL."""
 
     def __init__(self) -> None:
-        self.lengths = {name: {c.name: c.type.length for c in table.columns if isinstance(c.type, String)}
+        # (sqlmodel's strings are a decorator of String, which lends them its length)
+        self.lengths = {name: {c.name: getattr(c.type, "length", None) for c in table.columns
+                               if not isinstance(c.type, JSON)}
                         for name, table in TABLES.items()}
 
     def __call__(self, table: str, row: dict) -> None:

@@ -598,14 +598,16 @@ class _FoldApplier:
         applied = 0
         for item in items:
             env, data = item[ENV], item[DATA]
+            handler = on.get(env.type)
             try:
-                handler = on.get(env.type)
                 if handler is not None:
                     handler(data, env)
                 else:
-                    await self._close_period(data, env)
+                    period = state.period_to_close(data, env)
             except Exception as exc:
                 _refused(self.report, item, exc)
+                continue
+            if handler is None and not await self._close_period(item, period):
                 continue
             state.processed(STREAMS[item[RANK]], env, now)
             applied += 1
@@ -613,12 +615,18 @@ class _FoldApplier:
         if state.pending() >= self.ROWS_PER_WRITE:
             await self.writer.flush(state)
 
-    async def _close_period(self, data, env: Envelope) -> None:
-        period = self.fold.period_to_close(data, env)
+    async def _close_period(self, item: Event, period: periods.Period) -> bool:
+        """The close of ``period`` with its ranking as the store holds it now (written first)."""
+        env, data = item[ENV], item[DATA]
         await self.writer.flush(self.fold)
-        async with self.conn.begin_nested():
-            report = await self.writer.ranking(env.tenant, period)
+        try:
+            async with self.conn.begin_nested():
+                report = await self.writer.ranking(env.tenant, period)
+        except Exception as exc:
+            _refused(self.report, item, exc)
+            return False
         self.fold.on_period_closed(data, env, report)
+        return True
 
     async def finish(self) -> None:
         await self.writer.flush(self.fold)
