@@ -585,6 +585,7 @@ class _FoldApplier:
     transaction: a replay that fails leaves the target's tables empty."""
 
     ROWS_PER_WRITE = 20_000
+    SQLITE_CACHE_KIB = 512 * 1024
 
     def __init__(self, url: str, report: ReplayReport) -> None:
         self.report = report
@@ -594,6 +595,10 @@ class _FoldApplier:
     async def start(self) -> None:
         self.conn = await self.engine.connect()
         self.transaction = await self.conn.begin()
+        if self.conn.dialect.name == "sqlite":
+            # The indexes of a million rows (event ids, ledger keys: random order) far outgrow
+            # SQLite's default 2 MB page cache; this connection's own, for the replay only.
+            await self.conn.exec_driver_sql(f"PRAGMA cache_size = -{self.SQLITE_CACHE_KIB}")
         self.fold = fold.Fold(postgres=self.conn.dialect.name == "postgresql", durables=_durables())
         self.writer = fold.Writer(self.conn)
 
