@@ -372,9 +372,22 @@ class Writer:
             await self._write(name, rows)
 
     async def _write(self, name: str, rows) -> None:
-        if rows:
-            statement = self.statements[name]
+        if not rows:
+            return
+        statement = self.statements[name]
+        if self.conn.dialect.name == "postgresql" and name in INSERTED:
+            await self._copy(name, statement, rows)
+        else:
             await self.conn.exec_driver_sql(statement.sql, statement.parameters(rows))
+
+    async def _copy(self, name: str, statement: "_Statement", rows) -> None:
+        """PostgreSQL's COPY, several times faster than an INSERT per row (rows only added)."""
+        raw = await self.conn.get_raw_connection()
+        columns = ", ".join(f'"{n}"' for n in statement.names)
+        async with raw.driver_connection.cursor() as cursor:
+            async with cursor.copy(f'COPY "{name}" ({columns}) FROM STDIN') as copy:
+                for values in statement.parameters(rows, as_tuples=True):
+                    await copy.write_row(values)
 
     async def ranking(self, tenant: str, period: periods.Period) -> dict:
         """The period's ranking as the store written so far holds it (a period close keeps it)."""
@@ -405,7 +418,7 @@ class _Statement:
         processors = {c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns}
         self.converted = [(i, processors[n]) for i, n in enumerate(self.names) if processors[n] is not None]
 
-    def parameters(self, rows) -> list:
+    def parameters(self, rows, *, as_tuples: bool = False) -> list:
         """The rows as the driver's parameters, each value converted by its column's type (the same
         object, e.g. one processed_at for many rows, converted once)."""
         values, converted = self.values, self.converted
@@ -421,6 +434,6 @@ class _Statement:
                     last[k] = (value, done)
                 line[i] = done
             out.append(tuple(line))
-        if self.positional:
+        if self.positional or as_tuples:
             return out
         return [dict(zip(self.names, line, strict=True)) for line in out]
