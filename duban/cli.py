@@ -1,4 +1,5 @@
-"""`duban`: up | run SERVICE | clock show|advance|reset | token | nats-config | scoring replay | asyncapi."""
+"""`duban`: up | run SERVICE | migrate | clock show|advance|reset | token | nats-config | scoring replay | bench |
+asyncapi."""
 
 import argparse
 import asyncio
@@ -10,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from shared.auth import ROLES, mint
-from shared.settings import DEFAULT_NATS_PORT, SERVICES, Settings
+from shared.settings import DEFAULT_NATS_PORT, SERVICES, ServiceSettings, Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +33,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("service", choices=SERVICES)
     run.add_argument("--port", type=int, help="HTTP port (default: the service's own)")
     run.set_defaults(func=_run)
+
+    migrate = sub.add_parser(
+        "migrate", help="upgrade services' databases to the latest schema (each service also does at start)")
+    migrate.add_argument("service", nargs="?", default="all", choices=[*SERVICES, "all"],
+                         help="one service, or all (the default)")
+    action = migrate.add_mutually_exclusive_group()
+    action.add_argument("--status", action="store_true",
+                        help="show each database's revision and the head; change nothing (exit 1 unless all at head)")
+    action.add_argument("--new-revision", metavar="MESSAGE",
+                        help="(developers) write a revision for the models' changes since head, for one service")
+    migrate.add_argument("--data-dir", type=Path, help="where the default SQLite databases are (.duban/)")
+    migrate.set_defaults(func=_migrate)
 
     clock = sub.add_parser("clock", help="show or move the simulated clock (refused in production)")
     clock.add_argument("--nats", metavar="URL", help="NATS server (default: the running `duban up`)")
@@ -79,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --by-handlers: events per transaction (5000)")
     replay.set_defaults(func=_scoring_replay)
 
+    bench = sub.add_parser("bench", help="run the benchmarks: a table of figures against the goals")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes: about two minutes")
+    bench.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
+    bench.add_argument("--db", metavar="URL", help="PostgreSQL for the services and stores (default: SQLite)")
+    bench.add_argument("--only", metavar="SECTIONS", type=_bench_sections, default=None,
+                       help="comma-separated: e2e,deadlines,ledger,stats,replay (default: all)")
+    bench.add_argument("--size", action="append", default=[], metavar="NAME=N",
+                       help="override one size, e.g. e2e_items=100 (repeatable)")
+    bench.set_defaults(func=_bench)
+
     spec = sub.add_parser("asyncapi", help="print the event catalogue (AsyncAPI 3.0 JSON)")
     spec.add_argument("service", choices=SERVICES)
     spec.set_defaults(func=_asyncapi)
@@ -103,6 +126,90 @@ def _run(args) -> int:
     return 0  # not reached
 
 
+# ---- migrate ------------------------------------------------------------------------------------
+
+
+def _migrate(args) -> int:
+    import importlib
+    import logging
+
+    from sqlalchemy.exc import DBAPIError
+
+    from shared.migrations import SchemaMismatch
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    names = SERVICES if args.service == "all" else (args.service,)
+    histories = {name: importlib.import_module(f"services.{name}.migrations").HISTORY for name in names}
+    if args.new_revision:
+        return _new_revision(histories, args.new_revision)
+    settings = Settings()
+    settings.data_dir = _data_dir(args)
+    failed = 0
+    for name, history in histories.items():
+        url = ServiceSettings.load(name, settings).database_url
+        try:
+            failed |= _migrate_one(history, url, settings, show_only=args.status)
+        except SchemaMismatch as exc:
+            print(f"duban migrate: {exc}", file=sys.stderr)
+            failed = 1
+        except (OSError, DBAPIError) as exc:
+            print(f"duban migrate: {name}: cannot migrate {_shown(url)}: {exc}", file=sys.stderr)
+            failed = 1
+    return failed
+
+
+def _migrate_one(history, url: str, settings: Settings, *, show_only: bool) -> int:
+    from shared.migrations import scripts, status, upgrade
+
+    sqlite_file = _sqlite_file(url)
+    if show_only and sqlite_file and not sqlite_file.exists():
+        head = scripts(history).get_current_head()
+        print(f"{history.service:<9} {'-':<12} (head {head})  no database yet (migrating creates it)  "
+              f"{_shown(url)}")
+        return 1
+    if not show_only:
+        if sqlite_file and sqlite_file.parent == settings.data_dir:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        before = asyncio.run(upgrade(url, history))
+    now = asyncio.run(status(url, history))
+    done = now.describe() if show_only or before == now.current else f"upgraded from {before or 'empty'}"
+    print(f"{history.service:<9} {now.current or '-':<12} (head {now.head})  {done}  {_shown(url)}")
+    return int(now.current != now.head)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _new_revision(histories: dict, message: str) -> int:
+    from shared.migrations import new_revision
+
+    if len(histories) != 1:
+        print("duban migrate --new-revision: name one service", file=sys.stderr)
+        return 2
+    (name, history), = histories.items()
+    path = new_revision(history, message)
+    if path is None:
+        print(f"{name}: the models are what head makes; no revision written", file=sys.stderr)
+        return 1
+    print(f"{name}: wrote {path}; read it (types, defaults, indexes, data moves) before committing it")
+    return 0
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
 # ---- clock ------------------------------------------------------------------------------------
 
 
@@ -120,7 +227,9 @@ def _nats_url(args) -> str:
 async def _with_jetstream(url: str, action):
     import nats
 
-    nc = await nats.connect(url, connect_timeout=3, max_reconnect_attempts=0)
+    from shared.bus import nats_servers
+
+    nc = await nats.connect(nats_servers(url), connect_timeout=3, max_reconnect_attempts=0)
     try:
         return await action(nc.jetstream())
     finally:
@@ -240,6 +349,28 @@ def _scoring_replay(args) -> int:
         return 1
     print(f"no differences from {display_url(args.compare_with)}", file=sys.stderr)
     return 0
+
+
+def _bench_sections(text: str) -> list[str]:
+    from bench.suite import SECTIONS
+
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if not chosen or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown section {','.join(unknown) or '(none)'}: choose from {','.join(SECTIONS)}")
+    return list(dict.fromkeys(chosen))
+
+
+def _bench(args) -> int:
+    from bench import suite
+
+    try:
+        sizes = suite.sized(suite.QUICK if args.quick else suite.FULL, args.size)
+    except ValueError as exc:
+        print(f"duban bench: {exc}", file=sys.stderr)
+        return 2
+    return suite.main(args.only or list(suite.SECTIONS), args.quick, args.json, args.db, sizes)
 
 
 def _nats_config(args) -> int:

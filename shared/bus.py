@@ -16,6 +16,12 @@ from shared.streams import StreamSpec
 log = logging.getLogger(__name__)
 
 
+def nats_servers(url: str) -> list[str]:
+    """The servers ``DUBAN_NATS_URL`` names: one, or a cluster's, comma-separated (nats-py takes
+    a list; it would read a comma-separated string as one address)."""
+    return [server.strip() for server in url.split(",") if server.strip()]
+
+
 def inbox_prefix(user: str) -> str:
     """The reply subjects of an authenticated NATS user (``_INBOX_<user>.…``): its own only."""
     return f"_INBOX_{user}"
@@ -29,7 +35,9 @@ def make_broker(settings: Settings, service: str, registry: CollectorRegistry = 
     (retry with delay, ``max_deliver``, dead-letter subject). Publishing goes through it so every
     publish is traced and counted. With ``DUBAN_<SERVICE>_NATS_USER`` set it connects as that
     user (``duban nats-config``), taking its replies on its own inbox prefix; the consumers and
-    the clock use the same connection.
+    the clock use the same connection. ``DUBAN_NATS_URL`` may list a cluster's nodes separated by
+    commas: nats-py connects to one of them (in random order) and, when it is lost, to another or to
+    a node the cluster announced.
     """
     auth = {}
     if service_settings is not None and service_settings.nats_user:
@@ -40,7 +48,7 @@ def make_broker(settings: Settings, service: str, registry: CollectorRegistry = 
             "inbox_prefix": inbox_prefix(service_settings.nats_user),
         }
     return NatsBroker(
-        settings.nats_url,
+        nats_servers(settings.nats_url),
         name=f"duban-{service}",
         **auth,
         middlewares=(

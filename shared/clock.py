@@ -62,11 +62,12 @@ class Clock:
             for listener in self._listeners:
                 listener()
 
-    async def follow(self, js: JetStreamContext) -> None:
-        """Keep the offset in step with the shared bucket (no-op in production)."""
+    async def follow(self, js: JetStreamContext, replicas: int = 1) -> None:
+        """Keep the offset in step with the shared bucket (no-op in production); a bucket made
+        here gets ``replicas`` (the streams' ``DUBAN_STREAM_REPLICAS``)."""
         if self.production or self._watch_task:
             return
-        kv = await ensure_clock_bucket(js)
+        kv = await ensure_clock_bucket(js, replicas)
         watcher = await kv.watch(OFFSET_KEY)
         self._watch_task = asyncio.create_task(self._watch(watcher), name="clock-watch")
 
@@ -86,11 +87,13 @@ class Clock:
             self._watch_task = None
 
 
-async def ensure_clock_bucket(js: JetStreamContext):
+async def ensure_clock_bucket(js: JetStreamContext, replicas: int = 1):
+    """The clock's bucket, made if missing. In a cluster it needs the streams' replicas: on one
+    node only, the clock stops for every service (and ``duban clock``) when that node is down."""
     try:
         return await js.key_value(CLOCK_BUCKET)
     except BucketNotFoundError:
-        return await js.create_key_value(bucket=CLOCK_BUCKET, history=16)
+        return await js.create_key_value(bucket=CLOCK_BUCKET, history=16, replicas=replicas)
 
 
 async def read_offset(js: JetStreamContext) -> timedelta:

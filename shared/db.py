@@ -1,8 +1,9 @@
 """Database plumbing: async engines for SQLite (embedded) and PostgreSQL (production).
 
 Each service has its own SQLModel registry (its own tables, its own database); the plumbing
-tables (outbox, processed events) live in ``PlumbingBase`` and are created in every service's
-database beside the service's own.
+tables (outbox, processed events, audit trail) live in ``PlumbingBase`` and are in every service's
+database beside the service's own. The services' migrations (shared/migrations) make them;
+``create_tables`` is for tests' own tables and for a scratch store (scoring's replay).
 """
 
 import hashlib
@@ -118,5 +119,9 @@ async def lock_until_commit(session: AsyncSession, name: str) -> None:
     """Serialise the transactions that take the lock called ``name`` until each ends (PostgreSQL
     advisory lock; SQLite's BEGIN IMMEDIATE already runs writers one at a time)."""
     if session.bind.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], signed=True)
-        await session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=key))
+        await session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=advisory_key(name)))
+
+
+def advisory_key(name: str) -> int:
+    """The PostgreSQL advisory lock called ``name`` (a signed 64-bit key)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], signed=True)

@@ -1,7 +1,7 @@
 """Wiring shared by the four services: one FastAPI app per service with its bus and database.
 
-A service describes itself with a ``ServiceSpec`` (its tables, routes, subscriptions and
-background workers); ``create_app`` turns that into an app whose lifespan starts the database,
+A service describes itself with a ``ServiceSpec`` (its schema history, routes, subscriptions and
+background workers); ``create_app`` turns that into an app whose lifespan migrates the database,
 the broker, the service's own stream, its consumers, its outbox relay and its workers, and stops
 them in the reverse order.
 """
@@ -18,7 +18,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from faststream.specification.asyncapi import get_asyncapi_html
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from sqlalchemy import MetaData
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import audit, catalogue, telemetry
@@ -27,8 +26,9 @@ from shared.auth import TokenVerifier
 from shared.bus import declare_stream, jetstream, make_broker, wait_for_streams
 from shared.clock import Clock
 from shared.consumer import ConsumerOptions, EventConsumer, Subscription
-from shared.db import PlumbingBase, create_tables, make_engine, ping, session_factory
+from shared.db import make_engine, ping, session_factory
 from shared.events import Envelope, EventData, envelope
+from shared.migrations import History, upgrade
 from shared.outbox import OutboxRelay, add_event
 from shared.settings import ServiceSettings, Settings
 from shared.streams import StreamSpec, stream_of
@@ -47,7 +47,8 @@ class Worker:
 @dataclass
 class ServiceSpec:
     name: str
-    metadata: MetaData
+    # Its tables and their revisions (services/<name>/migrations): upgraded to head at start.
+    migrations: History
     routers: list[APIRouter]
     subscriptions: list[Subscription] = field(default_factory=list)
     # Streams this service declares for outside producers (intake: the OA's).
@@ -128,7 +129,7 @@ class Runtime:
 
     async def start(self) -> None:
         telemetry.instrument_engine(self.engine)
-        await create_tables(self.engine, [PlumbingBase.metadata, self.spec.metadata])
+        await upgrade(self.service_settings.database_url, self.spec.migrations)
         self._bus_task = asyncio.create_task(self._start_bus(), name=f"{self.name}-bus-start")
 
     async def _start_bus(self) -> None:
@@ -147,7 +148,7 @@ class Runtime:
         js = jetstream(self.broker, self.settings)
         for stream in [self.stream, *self.spec.inbound_streams]:
             await declare_stream(js, stream, self.settings)
-        await self.clock.follow(js)
+        await self.clock.follow(js, replicas=self.settings.stream_replicas)
         await wait_for_streams(js, sorted({s.stream for s in self.spec.subscriptions}))
         options = ConsumerOptions(
             batch_size=self.settings.batch_size,

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DUBAN_", extra="ignore")
 
     env: Literal["dev", "test", "production"] = "dev"
+    # One server, or a cluster's nodes separated by commas (nats-py takes a list, not that string).
     nats_url: str = f"nats://127.0.0.1:{DEFAULT_NATS_PORT}"
     data_dir: Path = Path(".duban")
     host: str = "127.0.0.1"

@@ -54,6 +54,12 @@ def setup_tracing(service: str) -> TracerProvider | None:
     return provider
 
 
+def current_trace_id() -> str | None:
+    """The trace the current work belongs to (32 hex digits), if there is one."""
+    span_context = trace.get_current_span().get_span_context()
+    return format(span_context.trace_id, "032x") if span_context.is_valid else None
+
+
 def instrument_app(app) -> None:
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 

@@ -1,5 +1,6 @@
 """Test harness: real nats-server processes, service stacks, databases, an OTLP receiver."""
 
+import asyncio
 import json
 import os
 import socket
@@ -14,10 +15,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import nats
+import nats.errors
+import nats.js.errors
 import psycopg
 
 from duban.launcher import LaunchError, Stack, nats_server_binary, wait_for_port
 from shared.auth import mint
+from shared.bus import nats_servers
 from shared.settings import SERVICES, Settings
 
 POSTGRES_ENV = "DUBAN_TEST_POSTGRES_URL"
@@ -65,6 +70,11 @@ class NatsServer:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    @property
+    def servers(self) -> str:
+        """What the services' DUBAN_NATS_URL says (a cluster names all its servers)."""
+        return self.url
+
     def start(self, attempts: int = 3) -> "NatsServer":
         """Start on ``port``; if another process took that free port first, on a new one."""
         for attempt in range(attempts):
@@ -86,6 +96,66 @@ class NatsServer:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+class NatsCluster:
+    """nats-servers with JetStream routed to each other on loopback, each with its own store."""
+
+    def __init__(self, tmp: Path, size: int = 3, name: str = "duban-test") -> None:
+        routes = [free_port() for _ in range(size)]
+        self.nodes: dict[str, NatsServer] = {}
+        for i, route in enumerate(routes):
+            node = f"n{i + 1}"
+            config = tmp / f"{node}.conf"
+            others = ", ".join(f'"nats://127.0.0.1:{p}"' for p in routes if p != route)
+            config.write_text(f'server_name: "{node}"\n'
+                              f'cluster {{ name: "{name}", listen: "127.0.0.1:{route}", routes: [{others}] }}\n')
+            self.nodes[node] = NatsServer(store=tmp / node, config=config)
+
+    def start(self, timeout: float = 30) -> "NatsCluster":
+        try:
+            for node in self.nodes.values():
+                node.start()
+            asyncio.run(self._wait_for_meta_leader(timeout))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    async def _wait_for_meta_leader(self, timeout: float) -> None:
+        """JetStream answers (e.g. account info) only once the cluster has elected a meta leader."""
+        nc = await nats.connect(nats_servers(self.servers))
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    await nc.jetstream().account_info()
+                    return
+                except (nats.errors.Error, nats.js.errors.Error) as exc:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"no JetStream meta leader after {timeout}s: {exc}") from exc
+                    await asyncio.sleep(0.2)
+        finally:
+            await nc.close()
+
+    @property
+    def servers(self) -> str:
+        return ",".join(node.url for node in self.nodes.values())
+
+    @property
+    def url(self) -> str:
+        """A running node's address (what a one-server helper connects to)."""
+        return next(n.url for n in self.nodes.values() if n.proc and n.proc.poll() is None)
+
+    def kill(self, node: str) -> None:
+        """SIGKILL a node: no goodbye to its peers or its clients."""
+        proc = self.nodes[node].proc
+        proc.kill()
+        proc.wait(10)
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.stop()
 
 
 # ---- databases --------------------------------------------------------------------------------
@@ -136,10 +206,11 @@ def database_url(backend: str, data_dir: Path, name: str, schemas: list[str]) ->
 class ServiceStack:
     """NATS + the four services as processes, on free ports, with their own databases."""
 
-    def __init__(self, tmp: Path, backend: str, extra_env: dict[str, str] | None = None):
+    def __init__(self, tmp: Path, backend: str, extra_env: dict[str, str] | None = None,
+                 nats: "NatsServer | NatsCluster | None" = None):
         self.backend = backend
         self.tmp = tmp
-        self.nats = NatsServer(store=tmp / "nats").start()
+        self.nats = nats or NatsServer(store=tmp / "nats").start()
         self.schemas: list[str] = []
         env = {
             **os.environ,
@@ -167,7 +238,7 @@ class ServiceStack:
         for attempt in range(attempts):
             for name in SERVICES:
                 env[f"DUBAN_{name.upper()}_PORT"] = str(free_port())
-            stack = Stack(data_dir=self.tmp, nats_url=self.nats.url, env=env)
+            stack = Stack(data_dir=self.tmp, nats_url=self.nats.servers, env=env)
             try:
                 stack.start()
                 return stack

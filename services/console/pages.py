@@ -2,14 +2,15 @@
 followed by a redirect back (the API's message shown on a 4xx)."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from services.console import figures, lists, timeline
 from services.console.client import Api, ApiError
 from services.console.i18n import TZ, local, remaining, translator
 from shared.auth import ROLES, UNIT_ROLES, Principal, Unauthorized, mint
@@ -17,6 +18,8 @@ from shared.auth import ROLES, UNIT_ROLES, Principal, Unauthorized, mint
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["local"] = local
+templates.env.globals.update(line_points=figures.line_points,
+                             polyline_segments=figures.polyline_segments, bar_scale=figures.bar_scale)
 
 SESSION_COOKIE = "duban_session"
 FLASH_COOKIE = "duban_flash"
@@ -24,6 +27,13 @@ OPEN_STATUSES = ["assigned", "signed", "in_progress", "submitted", "suspended"]
 ALL_STATUSES = [*OPEN_STATUSES[:4], "accepted", "cancelled", "suspended"]
 LIGHTS = ["green", "yellow", "red"]
 URGENCY_ORDER = {"extra_urgent": 0, "urgent": 1, "normal": 2}
+REGIMES = ["special", "comprehensive", "ledger", "time_limited"]
+REPORTING_CYCLES = ["none", "year", "half_year", "quarter", "month", "ten_days", "week", "day"]
+ITEM_FIELDS = ("title", "source_kind", "source_ref", "urgency", "regime", "supervising_leader",
+               "supervisor", "requirements")
+TASK_COLUMNS = ("lead_unit", "co_units", "title", "responsible_person", "due", "due_working_days",
+                "reporting_cycle")
+MAX_FORM_ROWS = 60
 SOURCE_KINDS = ["leader_instruction", "meeting_decision", "superior_requirement", "annual_key_work",
                 "hotline_case", "letter_visit", "other"]
 OFFICE_ROLES = {"admin", "office"}
@@ -37,6 +47,7 @@ BULLETIN_KINDS = ("criticism", "commendation")
 ISSUERS = ("office", "committee")
 INBOX_LIMIT = 100
 PAGE_SIZE = 20
+LEDGER_SORTS = ("due", "-due")  # the ledger API's orders
 
 
 class NeedsSignIn(Exception):
@@ -90,7 +101,7 @@ def render(request: Request, name: str, status: int = 200, user: Principal | Non
     flash = flash[1:] if flash_error else flash
     response = templates.TemplateResponse(request, name, {
         "t": translator(lang), "lang": lang, "user": user, "flash": flash, "flash_error": flash_error,
-        "remaining": lambda due, status: remaining(translator(lang), due, status),
+        "remaining": lambda task: remaining(translator(lang), task),
         "path": request.url.path, "unread": getattr(request.state, "unread", None), **values,
     }, status_code=status)
     if raw:
@@ -152,8 +163,10 @@ async def signin(request: Request) -> Response:
 
 
 @router.post("/signout")
-async def signout() -> Response:
-    response = back("/signin")
+async def signout(request: Request) -> Response:
+    provider = request.app.state.oidc  # signed in with OIDC: sign out at the provider too
+    target = await provider.end_session_url(request.app.state.http) if provider else None
+    response = back(target or "/signin")
     response.delete_cookie(SESSION_COOKIE)
     return response
 
@@ -193,8 +206,10 @@ async def _dashboard(ctx: Ctx) -> HTMLResponse:
                                      period=str(now.astimezone(TZ).year)))["units"][:10]
     except ApiError:  # rankings switched off for the tenant, or scoring unreachable
         ranking = None
+    months = await figures.monthly_rates(ctx.api, now)
+    by_unit = await figures.load_by_unit(ctx.api)
     return render(ctx.request, "dashboard.html", user=ctx.user, counts=counts,
-                  overdue=overdue["items"], ranking=ranking)
+                  overdue=overdue["items"], ranking=ranking, months=months, by_unit=by_unit)
 
 
 async def _unit_home(ctx: Ctx) -> HTMLResponse:
@@ -212,9 +227,10 @@ async def _unit_home(ctx: Ctx) -> HTMLResponse:
 
 @router.get("/tasks", response_class=HTMLResponse)
 async def ledger(request: Request, status: str = "", light: str = "", unit: str = "", q: str = "",
-                 cursor: str = "") -> HTMLResponse:
+                 sort: str = "", cursor: str = "") -> HTMLResponse:
     ctx = await signed_in(request)
-    filters = {"status": status, "light": light, "unit": unit, "q": q}
+    filters = {"status": status, "light": light, "unit": unit, "q": q,
+               "sort": sort if sort in LEDGER_SORTS else ""}
     try:
         page = await ctx.api.get("tracking", "/api/v1/tasks", limit=PAGE_SIZE, cursor=cursor,
                                  with_total="true", **filters)
@@ -224,7 +240,8 @@ async def ledger(request: Request, status: str = "", light: str = "", unit: str 
     if page.get("next_cursor"):
         next_query = str(request.url.include_query_params(cursor=page["next_cursor"]).query)
     return render(request, "ledger.html", user=ctx.user, page=page, filters=filters,
-                  statuses=ALL_STATUSES, lights=LIGHTS, next_query=next_query, paged=bool(cursor))
+                  statuses=ALL_STATUSES, lights=LIGHTS, next_query=next_query, paged=bool(cursor),
+                  sorts=LEDGER_SORTS, filter_query=urlencode({k: v for k, v in filters.items() if v}))
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
@@ -235,6 +252,8 @@ async def task_page(request: Request, task_id: str) -> HTMLResponse:
         reports = await ctx.api.get("tracking", f"/api/v1/tasks/{quote(task_id)}/reports")
     except ApiError as exc:
         return failed(ctx, exc)
+    missed, parts = await timeline.around(ctx.api, task_id)
+    trace_url = await _item_trace_url(ctx, task["item_id"])
     allowed = set(task["allowed_actions"])
     unit_actions = [a for a in UNIT_ACTIONS if a in allowed] if ctx.is_unit else []
     can_report = ctx.is_unit and "progress" in allowed
@@ -245,92 +264,92 @@ async def task_page(request: Request, task_id: str) -> HTMLResponse:
     can_extend = (ctx.user.role == "unit_head" and running and task["status"] != "submitted"
                   and not task.get("extension"))
     can_decide = ctx.is_office and bool(task.get("extension"))
-    return render(request, "task.html", user=ctx.user, task=task, reports=reports,
+    return render(request, "task.html", user=ctx.user, task=task, parts=parts,
+                  events=timeline.merged(task["history"], reports, missed), trace_url=trace_url,
                   unit_actions=unit_actions, can_report=can_report, review=review,
                   office_actions=office_actions, can_urge=can_urge, can_extend=can_extend,
                   can_decide=can_decide)
 
 
-@router.post("/tasks/{task_id}/act/{action}")
-async def task_action(request: Request, task_id: str, action: str) -> Response:
-    ctx = await signed_in(request)
-    form = await request.form()
-    here = f"/tasks/{quote(task_id)}"
-    t = translator(request.state.lang)
-    comment = str(form.get("comment", ""))
+async def _item_trace_url(ctx: Ctx, item_id: str) -> str | None:
+    """The end-to-end trace of the task's item, when the console is given a tracing backend."""
+    settings = ctx.request.app.state.settings
+    if not settings.trace_url_template:
+        return None
     try:
-        if action in UNIT_ACTIONS:
-            await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/{action}",
-                               json={"comment": comment})
-        elif action in REVIEW_ACTIONS:
-            await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/review",
-                               json={"decision": action, "comment": comment})
-        elif action in (*OFFICE_ACTIONS, "urge"):
-            await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/{action}",
-                               json={"comment": comment})
-        else:
-            return back(here, f"unknown action {action}", error=True)
-    except ApiError as exc:
-        return back(here, exc.message, error=True)
-    return back(here, f"{t('done')}: {t(action)}")
+        item = await ctx.api.get("intake", f"/api/v1/items/{quote(item_id)}")
+    except ApiError:
+        return None
+    return settings.trace_url(item.get("trace_id"))
 
 
-@router.post("/tasks/{task_id}/extension")
-async def ask_extension(request: Request, task_id: str) -> Response:
+async def _on_task(request: Request, task_id: str, call) -> Response:
+    """A task form's POST: ``call(api, path, form, t)`` asks tracking (under the task's path) and
+    returns what to tell the user; back on the task page with that, or with the refusal."""
     ctx = await signed_in(request)
     form = await request.form()
-    here = f"/tasks/{quote(task_id)}"
     t = translator(request.state.lang)
-    new_due = str(form.get("new_due", "")).strip()
+    here = f"/tasks/{quote(task_id)}"
     try:
-        if not new_due:
-            raise ValueError(t("new_due_needed"))
-        body = {"new_due": _due(new_due), "reason": str(form.get("reason", ""))}
-        await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/extension", json=body)
+        done = await call(ctx.api, f"/api/v1/tasks/{quote(task_id)}", form, t)
     except ValueError as exc:
         return back(here, str(exc), error=True)
     except ApiError as exc:
         return back(here, exc.message, error=True)
-    return back(here, f"{t('done')}: {t('ask_extension')}")
+    return back(here, done)
+
+
+@router.post("/tasks/{task_id}/act/{action}")
+async def task_action(request: Request, task_id: str, action: str) -> Response:
+    async def call(api, path, form, t):
+        comment = str(form.get("comment", ""))
+        if action in REVIEW_ACTIONS:
+            await api.post("tracking", f"{path}/review", json={"decision": action, "comment": comment})
+        elif action in (*UNIT_ACTIONS, *OFFICE_ACTIONS, "urge"):
+            await api.post("tracking", f"{path}/{action}", json={"comment": comment})
+        else:
+            raise ValueError(f"unknown action {action}")
+        return f"{t('done')}: {t(action)}"
+    return await _on_task(request, task_id, call)
+
+
+@router.post("/tasks/{task_id}/extension")
+async def ask_extension(request: Request, task_id: str) -> Response:
+    async def call(api, path, form, t):
+        new_due = str(form.get("new_due", "")).strip()
+        if not new_due:
+            raise ValueError(t("new_due_needed"))
+        await api.post("tracking", f"{path}/extension",
+                       json={"new_due": _due(new_due), "reason": str(form.get("reason", ""))})
+        return f"{t('done')}: {t('ask_extension')}"
+    return await _on_task(request, task_id, call)
 
 
 @router.post("/tasks/{task_id}/extension/{decision}")
 async def decide_extension(request: Request, task_id: str, decision: str) -> Response:
-    ctx = await signed_in(request)
-    form = await request.form()
-    here = f"/tasks/{quote(task_id)}"
-    t = translator(request.state.lang)
-    if decision not in EXTENSION_DECISIONS:
-        return back(here, f"unknown decision {decision}", error=True)
-    try:
-        await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/extension/decide",
-                           json={"decision": decision, "comment": str(form.get("comment", ""))})
-    except ApiError as exc:
-        return back(here, exc.message, error=True)
-    return back(here, f"{t('done')}: {t('ext_' + decision)}")
+    async def call(api, path, form, t):
+        if decision not in EXTENSION_DECISIONS:
+            raise ValueError(f"unknown decision {decision}")
+        await api.post("tracking", f"{path}/extension/decide",
+                       json={"decision": decision, "comment": str(form.get("comment", ""))})
+        return f"{t('done')}: {t('ext_' + decision)}"
+    return await _on_task(request, task_id, call)
 
 
 @router.post("/tasks/{task_id}/report")
 async def task_report(request: Request, task_id: str) -> Response:
-    ctx = await signed_in(request)
-    form = await request.form()
-    here = f"/tasks/{quote(task_id)}"
-    evidence = []
-    try:
+    async def call(api, path, form, t):
+        evidence = []
         photo = form.get("photo")
-        if photo is not None and getattr(photo, "filename", ""):
-            content = await photo.read()
-            if content:
-                stored = await ctx.api.post(
-                    "tracking", f"/api/v1/tasks/{quote(task_id)}/evidence", content=content,
-                    params={"filename": photo.filename[:255]},
-                    headers={"Content-Type": photo.content_type or "application/octet-stream"})
-                evidence.append(stored["sha256"])
-        await ctx.api.post("tracking", f"/api/v1/tasks/{quote(task_id)}/reports",
-                           json={"text": str(form.get("text", "")), "evidence": evidence})
-    except ApiError as exc:
-        return back(here, exc.message, error=True)
-    return back(here, translator(request.state.lang)("done"))
+        if photo is not None and getattr(photo, "filename", "") and (content := await photo.read()):
+            stored = await api.post(
+                "tracking", f"{path}/evidence", content=content, params={"filename": photo.filename[:255]},
+                headers={"Content-Type": photo.content_type or "application/octet-stream"})
+            evidence.append(stored["sha256"])
+        await api.post("tracking", f"{path}/reports",
+                       json={"text": str(form.get("text", "")), "evidence": evidence})
+        return t("done")
+    return await _on_task(request, task_id, call)
 
 
 @router.get("/tasks/{task_id}/evidence/{sha256}")
@@ -352,54 +371,69 @@ async def evidence(request: Request, task_id: str, sha256: str) -> Response:
 @router.get("/items/new", response_class=HTMLResponse)
 async def new_item_form(request: Request, rows: int = 3) -> HTMLResponse:
     ctx = await signed_in(request)
-    return _item_form(ctx, {}, max(1, min(rows, 30)))
+    return _item_form(ctx, {}, rows)
 
 
 def _item_form(ctx: Ctx, values: dict, rows: int, error: str = "", status: int = 200) -> HTMLResponse:
+    rows = max(1, min(rows, MAX_FORM_ROWS))
     tasks = values.get("tasks", [])
     tasks = tasks + [{}] * max(0, rows - len(tasks))
     return render(ctx.request, "item_new.html", status, ctx.user, values=values, tasks=tasks,
-                  rows=rows, kinds=SOURCE_KINDS, urgencies=list(URGENCY_ORDER), error=error)
+                  kinds=SOURCE_KINDS, urgencies=list(URGENCY_ORDER), regimes=REGIMES,
+                  cycles=REPORTING_CYCLES, error=error)
 
 
 @router.post("/items/new")
 async def register_item(request: Request) -> Response:
     ctx = await signed_in(request)
     form = await request.form()
-    columns = {k: form.getlist(f"task_{k}") for k in ("lead_unit", "co_units", "title", "due")}
-    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-    values = {k: str(form.get(k, "")) for k in ("title", "source_kind", "source_ref", "urgency")}
-    values["tasks"] = rows
-    tasks = []
+    columns = {k: [str(v) for v in form.getlist(f"task_{k}")] for k in TASK_COLUMNS}
+    count = max(len(values) for values in columns.values())
+    rows = [{k: values[n] if n < len(values) else "" for k, values in columns.items()}
+            for n in range(count)]
+    values = {k: str(form.get(k, "")) for k in ITEM_FIELDS} | {"tasks": rows}
+    if form.get("more_rows"):  # "more task rows": the same form, what was typed kept
+        return _item_form(ctx, values, len(rows) + 3)
+    t = translator(request.state.lang)
     try:
-        for row in rows:
-            if not row["lead_unit"].strip():
-                continue
-            task = {"lead_unit": row["lead_unit"].strip(),
-                    "co_units": [u.strip() for u in row["co_units"].replace("，", ",").split(",")
-                                 if u.strip()],
-                    "due": _due(row["due"])}
-            if row["title"].strip():
-                task["title"] = row["title"].strip()
-            tasks.append(task)
+        tasks = [_task_body(row, t) for row in rows if row["lead_unit"].strip()]
     except ValueError as exc:
         return _item_form(ctx, values, len(rows), str(exc), 422)
     body = {"title": values["title"], "urgency": values["urgency"] or "normal",
+            "regime": values["regime"] or "special",
             "source": {"kind": values["source_kind"] or "other", "ref": values["source_ref"]},
+            "supervising_leader": values["supervising_leader"].strip(),
+            "supervisor": values["supervisor"].strip(), "requirements": values["requirements"].strip(),
             "tasks": tasks}
     try:
         item = await ctx.api.post("intake", "/api/v1/items", json=body)
     except ApiError as exc:
         return _item_form(ctx, values, len(rows), exc.message, exc.status if exc.status < 500 else 502)
-    return back(f"/items/{quote(item['id'])}", translator(request.state.lang)("registered"))
+    return back(f"/items/{quote(item['id'])}", t("registered"))
+
+
+def _task_body(row: dict, t) -> dict:
+    """One task row of the form as intake takes it: a date (17:30 that day) or N working days."""
+    task = {"lead_unit": row["lead_unit"].strip(),
+            "co_units": [u.strip() for u in row["co_units"].replace("，", ",").split(",") if u.strip()],
+            "responsible_person": row["responsible_person"].strip(),
+            "reporting_cycle": row["reporting_cycle"] or "none"}
+    due, days = row["due"].strip(), row["due_working_days"].strip()
+    if bool(due) == bool(days):
+        raise ValueError(t("one_deadline", unit=task["lead_unit"]))
+    if days:
+        if not days.isdigit() or not 1 <= int(days) <= 366:
+            raise ValueError(t("bad_working_days", value=days))
+        task["due_working_days"] = int(days)
+    else:
+        task["due"] = _due(due)
+    if row["title"].strip():
+        task["title"] = row["title"].strip()
+    return task
 
 
 def _due(text: str) -> str:
     """A date from the form: the end of that working day (17:30) in Beijing time."""
-    text = text.strip()
-    if not text:
-        return (datetime.now(TZ) + timedelta(days=30)).replace(hour=17, minute=30, second=0,
-                                                               microsecond=0).isoformat()
     try:
         day = date.fromisoformat(text)
     except ValueError:
@@ -412,9 +446,24 @@ async def item_page(request: Request, item_id: str) -> HTMLResponse:
     ctx = await signed_in(request)
     try:
         item = await ctx.api.get("intake", f"/api/v1/items/{quote(item_id)}")
+        await _with_deadline_counts(ctx.api, item)
     except ApiError as exc:
         return failed(ctx, exc)
-    return render(request, "item.html", user=ctx.user, item=item)
+    return render(request, "item.html", user=ctx.user, item=item,
+                  trace_url=request.app.state.settings.trace_url(item.get("trace_id")))
+
+
+async def _with_deadline_counts(api, item: dict) -> None:
+    """Gives the item's tasks tracking's working days left (the ledger finds them by the item's
+    number; intake's copy of a task has no deadline counts)."""
+    try:
+        page = await api.get("tracking", "/api/v1/tasks", q=item["number"], limit=500)
+    except ApiError:
+        return  # the page still shows the deadlines themselves
+    counted = {row["id"]: row for row in page["items"] if row["item_id"] == item["id"]}
+    for task in item["tasks"]:
+        if row := counted.get(task["id"]):
+            task["working_days_left"] = row["working_days_left"]
 
 
 # ---- scores -----------------------------------------------------------------------------------------
@@ -477,12 +526,14 @@ async def inbox_read(request: Request) -> Response:
 @router.get("/bulletins", response_class=HTMLResponse)
 async def bulletin_form(request: Request) -> HTMLResponse:
     ctx = await signed_in(request)
-    return _bulletin_form(ctx, {})
+    found = await lists.listing(ctx.api, "bulletins", lists.chosen(request, lists.BULLETIN_FILTERS))
+    return _bulletin_form(ctx, {}, listing=found)
 
 
-def _bulletin_form(ctx: Ctx, values: dict, error: str = "", status: int = 200) -> HTMLResponse:
+def _bulletin_form(ctx: Ctx, values: dict, error: str = "", status: int = 200,
+                   listing: "lists.Listing | None" = None) -> HTMLResponse:
     return render(ctx.request, "bulletins.html", status, ctx.user, values=values, error=error,
-                  kinds=BULLETIN_KINDS, issuers=ISSUERS)
+                  kinds=BULLETIN_KINDS, issuers=ISSUERS, listing=listing)
 
 
 def _ids(text: str) -> list[str]:
@@ -531,7 +582,7 @@ async def file_appeal(request: Request, unit: str) -> Response:
 
 @router.get("/appeals", response_class=HTMLResponse)
 async def appeals_page(request: Request, id: str = "") -> HTMLResponse:  # noqa: A002
-    """scoring lists no appeals (only reads one by id): a lookup form, and the appeal found."""
+    """The appeals (filtered by period, unit, status), a lookup by number, and the appeal found."""
     ctx = await signed_in(request)
     appeal_id = id.strip()
     appeal = None
@@ -540,8 +591,10 @@ async def appeals_page(request: Request, id: str = "") -> HTMLResponse:  # noqa:
             appeal = await ctx.api.get("scoring", f"/api/v1/appeals/{quote(appeal_id)}")
         except ApiError as exc:
             return failed(ctx, exc)
+    found = await lists.listing(ctx.api, "appeals", lists.chosen(request, lists.APPEAL_FILTERS))
     return render(request, "appeals.html", user=ctx.user, appeal_id=appeal_id, appeal=appeal,
-                  decisions=APPEAL_DECISIONS if ctx.is_office else ())
+                  decisions=APPEAL_DECISIONS if ctx.is_office else (), listing=found,
+                  appeal_statuses=lists.APPEAL_STATUSES)
 
 
 @router.post("/appeals/{appeal_id}/decide")

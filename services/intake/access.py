@@ -13,7 +13,7 @@ from fastapi import HTTPException, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake import domain, store
-from services.intake.models import TaskCreate
+from services.intake.models import Item, Task, TaskCreate
 from shared.access import ADMIN, EVERYONE, OFFICE, Path, Policy, Rule, Target, in_scope, paths_of
 from shared.auth import Principal
 
@@ -68,6 +68,18 @@ async def require_in_scope(caller: Principal, session: AsyncSession,
         raise HTTPException(403, f"outside your scope ({caller.unit}): {', '.join(outside)}")
 
 
+async def visible_items(caller: Principal, session: AsyncSession,
+                        found: list[tuple[Item, list[Task]]]) -> list[tuple[Item, list[Task]]]:
+    """The items of a list a caller may see: all for a tenant-wide caller; for one limited to a
+    subtree, those with a task whose lead unit or co-unit is in it (as ``item`` decides for one)."""
+    if caller.unit is None:
+        return found
+    units = sorted({u for _, tasks in found for t in tasks for u in (t.lead_unit, *t.co_units)})
+    known = await unit_paths(session, caller.tenant, units)
+    return [(item, tasks) for item, tasks in found
+            if any(in_scope(caller, known.get(u, [u])) for t in tasks for u in (t.lead_unit, *t.co_units))]
+
+
 def task_units(tasks: list[TaskCreate]) -> list[str]:
     """The units new tasks name: their lead units and co-units."""
     return [u for t in tasks for u in (t.lead_unit, *t.co_units)]
@@ -78,6 +90,7 @@ POLICY = Policy(
         # items: the supervision office registers, everyone in scope reads
         "POST /items": Rule(OFFICE),
         "GET /items/{item_id}": Rule(EVERYONE, item),
+        "GET /items": Rule(EVERYONE),  # each item filtered by scope: visible_items
         "POST /items/{item_id}/tasks": Rule(OFFICE, item),
         "GET /items/import/template": Rule(OFFICE),
         "POST /items/import": Rule(OFFICE),

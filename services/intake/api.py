@@ -1,22 +1,25 @@
 """intake's HTTP routes."""
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 
 from services.intake import domain, store
-from services.intake.access import require_in_scope, task_units
+from services.intake.access import require_in_scope, task_units, visible_items
 from services.intake.models import (
     IdempotencyKey, Item, ItemCreate, ItemPublic, Progress, SourceIn, Task, TaskPublic, TasksAdd,
 )
 from shared.access import authorize
 from shared.auth import Principal
 from shared.service import Runtime, runtime_of
+from shared.telemetry import current_trace_id
 
 router = APIRouter(tags=["items"])
 
 
-def to_public(item: Item, tasks: list[Task]) -> ItemPublic:
+def to_public(item: Item, tasks: list[Task], trace_id: str | None = None) -> ItemPublic:
     return ItemPublic(
         id=item.id,
         number=item.number,
@@ -35,6 +38,7 @@ def to_public(item: Item, tasks: list[Task]) -> ItemPublic:
                                      strict=True))),
         closed_at=item.closed_at,
         tasks=[TaskPublic.model_validate(t, from_attributes=True) for t in tasks],
+        trace_id=trace_id,
     )
 
 
@@ -72,7 +76,7 @@ async def register_item(
             response.headers["Idempotent-Replayed"] = "true"
             return earlier
         raise
-    return to_public(item, tasks)
+    return to_public(item, tasks, current_trace_id())
 
 
 async def _register(runtime: Runtime, caller: Principal, body: ItemCreate, now, key: str | None,
@@ -117,7 +121,31 @@ async def _replay(runtime: Runtime, tenant: str, key: str, fingerprint: str) -> 
             return None
         if earlier.request_hash != fingerprint:
             raise HTTPException(422, f"Idempotency-Key {key!r} was already used for a different request")
-        return to_public(*await store.get_item(session, tenant, earlier.item_id))
+        traces = await store.traces_of(session, [earlier.item_id])
+        return to_public(*await store.get_item(session, tenant, earlier.item_id),
+                         traces.get(earlier.item_id))
+
+
+@router.get("/items", response_model=list[ItemPublic])
+async def items_supervised(
+    supervising_leader: Annotated[list[str], Query(min_length=1, description=(
+        "the supervising leader (督办领导) as the items name them: a person id or a name; "
+        "several: any of them"))],
+    open_only: bool = Query(False, alias="open", description="only items not closed off the ledger"),
+    limit: int = Query(100, ge=1, le=500),
+    runtime: Runtime = Depends(runtime_of),
+    caller: Principal = Depends(authorize),
+) -> list[ItemPublic]:
+    """The items a leader supervises, newest first (a caller limited to a unit: those of its scope)."""
+    leaders = [name.strip() for name in supervising_leader if name.strip()]
+    if not leaders:
+        raise HTTPException(422, "name the supervising leader")
+    async with runtime.sessions() as session:
+        found = await store.items_supervised_by(session, caller.tenant, leaders,
+                                                open_only=open_only, limit=limit)
+        found = await visible_items(caller, session, found)
+        traces = await store.traces_of(session, [item.id for item, _ in found])
+    return [to_public(item, tasks, traces.get(item.id)) for item, tasks in found]
 
 
 @router.get("/items/{item_id}", response_model=ItemPublic)
@@ -125,6 +153,8 @@ async def get_item(item_id: str, runtime: Runtime = Depends(runtime_of),
                    caller: Principal = Depends(authorize)) -> ItemPublic:
     async with runtime.sessions() as session:
         found = await store.get_item(session, caller.tenant, item_id)
+        if found is not None:
+            traces = await store.traces_of(session, [item_id])
     if found is None:
         raise HTTPException(404, f"no item {item_id}")
-    return to_public(*found)
+    return to_public(*found, traces.get(item_id))

@@ -7,7 +7,7 @@ from services.intake.access import POLICY
 from services.intake.api import router
 from services.intake.handlers import SUBSCRIPTIONS
 from services.intake.import_api import router as import_router
-from services.intake.models import IntakeBase
+from services.intake.migrations import HISTORY
 from services.intake.oa_webhook import router as oa_webhook_router
 from services.intake.people_api import router as people_router
 from services.intake.units_api import router as units_router
@@ -16,7 +16,7 @@ from shared.streams import OA_STREAM
 
 SPEC = ServiceSpec(
     name="intake",
-    metadata=IntakeBase.metadata,
+    migrations=HISTORY,
     routers=[import_router, router, units_router, people_router],
     subscriptions=SUBSCRIPTIONS,
     inbound_streams=[OA_STREAM],

@@ -76,6 +76,15 @@ class Item(IntakeBase, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))  # 销号
 
 
+class ItemTrace(IntakeBase, table=True):
+    """The trace of the request (or event) that registered an item, for its end-to-end trace link."""
+
+    __tablename__ = "item_trace"
+
+    item_id: str = Field(primary_key=True, max_length=32)
+    trace_id: str = Field(max_length=32)
+
+
 class ItemCounter(IntakeBase, table=True):
     """The last item number given out per tenant and year."""
 
@@ -269,6 +278,7 @@ class ItemPublic(BaseModel):
     progress: Progress
     closed_at: datetime | None
     tasks: list[TaskPublic]
+    trace_id: str | None = None  # the registering request's trace (32 hex digits), if traced
 
 
 OrgUnitId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=UNIT_ID_PATTERN)]

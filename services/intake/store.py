@@ -8,8 +8,11 @@ from datetime import datetime
 
 from services.intake import domain
 from services.intake.domain import PATH_SEP
-from services.intake.models import IdempotencyKey, Item, ItemCounter, ItemCreate, OrgUnit, Person, Task
+from services.intake.models import (
+    IdempotencyKey, Item, ItemCounter, ItemCreate, ItemTrace, OrgUnit, Person, Task,
+)
 from shared.db import lock_until_commit, upsert_adding
+from shared.telemetry import current_trace_id
 
 
 async def open_item(session: AsyncSession, body: ItemCreate, *, tenant: str,
@@ -20,7 +23,17 @@ async def open_item(session: AsyncSession, body: ItemCreate, *, tenant: str,
     item, tasks = domain.plan_item(body, tenant=tenant, number=number, now=now)
     session.add(item)
     session.add_all(tasks)
+    if trace_id := current_trace_id():
+        session.add(ItemTrace(item_id=item.id, trace_id=trace_id))
     return item, tasks
+
+
+async def traces_of(session: AsyncSession, item_ids: list[str]) -> dict[str, str]:
+    """The trace each item was registered in (items registered untraced are left out)."""
+    if not item_ids:
+        return {}
+    rows = await session.exec(select(ItemTrace).where(col(ItemTrace.item_id).in_(item_ids)))
+    return {row.item_id: row.trace_id for row in rows}
 
 
 async def find_item(
@@ -40,6 +53,23 @@ async def get_item(
     """A tenant's item with its tasks; another tenant's is not found."""
     found = await find_item(session, item_id, for_update=for_update)
     return found if found is not None and found[0].tenant == tenant else None
+
+
+async def items_supervised_by(session: AsyncSession, tenant: str, leaders: list[str], *,
+                              open_only: bool, limit: int) -> list[tuple[Item, list[Task]]]:
+    """A tenant's items whose supervising leader (督办领导) is one of ``leaders``, newest first,
+    each with its tasks."""
+    query = select(Item).where(Item.tenant == tenant, col(Item.supervising_leader).in_(leaders))
+    if open_only:
+        query = query.where(col(Item.closed_at).is_(None))
+    items = list((await session.exec(query.order_by(col(Item.registered_at).desc(),
+                                                    col(Item.id)).limit(limit))).all())
+    tasks = await session.exec(select(Task).where(col(Task.item_id).in_([i.id for i in items]))
+                               .order_by(col(Task.position))) if items else []
+    by_item: dict[str, list[Task]] = {i.id: [] for i in items}
+    for task in tasks:
+        by_item[task.item_id].append(task)
+    return [(i, by_item[i.id]) for i in items]
 
 
 async def next_sequence(session: AsyncSession, tenant: str, year: int) -> int:

@@ -8,12 +8,12 @@ from services.notify.api import router
 from services.notify.digest import Digest
 from services.notify.dispatch import Dispatcher
 from services.notify.handlers import SUBSCRIPTIONS
-from services.notify.models import NotifyBase
+from services.notify.migrations import HISTORY
 from shared.service import ServiceSpec, create_app
 
 SPEC = ServiceSpec(
     name="notify",
-    metadata=NotifyBase.metadata,
+    migrations=HISTORY,
     routers=[router, admin_router],
     subscriptions=SUBSCRIPTIONS,
     policy=POLICY,

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.scoring import store
 from services.scoring.models import Appeal, OrgUnitCopy
 from shared.access import (
-    ADMIN, EVERYONE, OFFICE, Policy, Rule, Target, in_scope, paths_of, unit_in_path,
+    ADMIN, EVERYONE, OFFICE, Policy, Rule, Target, in_scope, paths_of, scoped_unit, unit_in_path,
 )
 from shared.auth import Principal
 from shared.org_copy import path_lookup
@@ -63,11 +63,21 @@ async def appeal(request: Request, session: AsyncSession) -> Target | None:
     return None if found is None else await _unit_target(session, found.tenant, found.unit)
 
 
+async def units_seen(caller: Principal, session: AsyncSession, asked: str | None) -> set[str] | None:
+    """The units a list of bulletins or appeals is narrowed to: the unit asked for (its scope
+    already checked by the rule's scope_param) or the caller's own, with the units below it; None
+    for a tenant-wide caller who asked for no unit (the whole tenant)."""
+    unit = scoped_unit(caller, asked)
+    return None if unit is None else await store.subtree(session, caller.tenant, unit)
+
+
 POLICY = Policy(
     rules={
         "GET /units/{unit}/score": Rule(EVERYONE, unit_in_path("unit", unit_paths)),
         "GET /rankings": Rule(EVERYONE, scope_param="under"),
         "POST /bulletins": Rule(OFFICE),
+        "GET /bulletins": Rule(EVERYONE, scope_param="unit"),  # narrowed by units_seen
+        "GET /appeals": Rule(EVERYONE, scope_param="unit"),  # narrowed by units_seen
         "POST /appeals": Rule(frozenset({"unit_head"}), contested_entry),
         "GET /appeals/{appeal_id}": Rule(EVERYONE, appeal),
         "POST /appeals/{appeal_id}/decide": Rule(OFFICE, appeal),

@@ -4,10 +4,12 @@ The office's acts (a bulletin, an appeal and its decision) are events on scoring
 stages the event and applies it with the same handler a replay uses, in one transaction.
 """
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from services.scoring import handlers, periods, reports, store
-from services.scoring.access import require_in_scope
+from services.scoring.access import require_in_scope, units_seen
 from services.scoring.models import (
     Appeal, AppealCreate, AppealDecision, AppealPublic, Bulletin, BulletinCreate, BulletinPublic,
     RankingPublic, ScorePublic,
@@ -63,6 +65,38 @@ async def issue_bulletin(body: BulletinCreate, caller: Principal = Depends(autho
         await session.flush()
         bulletin = await session.get(Bulletin, data.bulletin_id)
     return BulletinPublic.model_validate(bulletin, from_attributes=True)
+
+
+@router.get("/bulletins", response_model=list[BulletinPublic])
+async def list_bulletins(period: str | None = Query(None, description="issued in this period"),
+                         unit: str | None = Query(None, description="naming this unit or one below it"),
+                         kind: Literal["criticism", "commendation"] | None = None,
+                         limit: int = Query(100, ge=1, le=500),
+                         caller: Principal = Depends(authorize),
+                         runtime: Runtime = Depends(runtime_of)) -> list[BulletinPublic]:
+    """Bulletins newest first; a caller limited to a unit sees those naming its units only."""
+    chosen = period_or_422(period, runtime) if period else None
+    async with runtime.sessions() as session:
+        found = await store.bulletins(session, caller.tenant, period=chosen, kind=kind, limit=limit,
+                                      units=await units_seen(caller, session, unit))
+    return [BulletinPublic.model_validate(b, from_attributes=True) for b in found]
+
+
+@router.get("/appeals", response_model=list[AppealPublic])
+async def list_appeals(period: str | None = Query(None, description="filed in this period"),
+                       unit: str | None = Query(None, description="filed by this unit or one below it"),
+                       status: Literal["pending", "upheld", "reversed"] | None = None,
+                       limit: int = Query(100, ge=1, le=500),
+                       caller: Principal = Depends(authorize),
+                       runtime: Runtime = Depends(runtime_of)) -> list[AppealPublic]:
+    """Appeals newest first (the office's queue: ``status=pending``); a caller limited to a unit
+    sees its units' appeals only."""
+    chosen = period_or_422(period, runtime) if period else None
+    async with runtime.sessions() as session:
+        found = await store.appeals(session, caller.tenant, period=chosen, status=status, limit=limit,
+                                    units=await units_seen(caller, session, unit))
+        entries = {a.id: await store.entry_by_key(session, a.entry_key) for a in found}
+    return [appeal_public(a, entries[a.id].id if entries[a.id] else None) for a in found]
 
 
 @router.post("/appeals", status_code=201, response_model=AppealPublic)

@@ -9,7 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.scoring import domain, rules
 from services.scoring.models import (
-    ActionSent, Appeal, LedgerEntry, OrgUnitCopy, PeriodClose, RuleSetSwitch, RuleSetVersion, TaskOutcome,
+    ActionSent, Appeal, Bulletin, LedgerEntry, OrgUnitCopy, PeriodClose, RuleSetSwitch, RuleSetVersion,
+    TaskOutcome,
 )
 from services.scoring.periods import OFFICE_ZONE, Period, local_day
 from shared.db import insert_ignoring_duplicates
@@ -187,3 +188,40 @@ async def appeal_of(session: AsyncSession, entry_key: str) -> Appeal | None:
     """The appeal against an entry (pending or decided), if any."""
     query = select(Appeal).where(Appeal.entry_key == entry_key).order_by(col(Appeal.filed_at))
     return (await session.exec(query.limit(1))).first()
+
+
+# ---- the lists of bulletins and appeals -------------------------------------------------------------
+
+
+async def subtree(session: AsyncSession, tenant: str, under: str) -> set[str]:
+    """``under`` and every unit below it (active or not: their past stays in their parents' view)."""
+    return {under, *(await session.exec(below_ids(OrgUnitCopy, tenant, under))).all()}
+
+
+async def bulletins(session: AsyncSession, tenant: str, *, period: Period | None, kind: str | None,
+                    units: set[str] | None, limit: int) -> list[Bulletin]:
+    """The tenant's bulletins newest first: issued in ``period``, of ``kind``, naming one of
+    ``units`` (None: any). Units are a JSON list, so that filter is applied here, not in SQL."""
+    query = select(Bulletin).where(Bulletin.tenant == tenant)
+    if period is not None:
+        start, end = bounds(period)
+        query = query.where(col(Bulletin.issued_at) >= start, col(Bulletin.issued_at) < end)
+    if kind:
+        query = query.where(Bulletin.kind == kind)
+    found = (await session.exec(query.order_by(col(Bulletin.issued_at).desc(), col(Bulletin.id)))).all()
+    return [b for b in found if units is None or units.intersection(b.units)][:limit]
+
+
+async def appeals(session: AsyncSession, tenant: str, *, period: Period | None, status: str | None,
+                  units: set[str] | None, limit: int) -> list[Appeal]:
+    """The tenant's appeals newest first: filed in ``period``, in ``status``, by one of ``units``."""
+    query = select(Appeal).where(Appeal.tenant == tenant)
+    if period is not None:
+        start, end = bounds(period)
+        query = query.where(col(Appeal.filed_at) >= start, col(Appeal.filed_at) < end)
+    if status:
+        query = query.where(Appeal.status == status)
+    if units is not None:
+        query = query.where(col(Appeal.unit).in_(sorted(units)))
+    query = query.order_by(col(Appeal.filed_at).desc(), col(Appeal.id)).limit(limit)
+    return list((await session.exec(query)).all())

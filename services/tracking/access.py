@@ -44,6 +44,7 @@ URGERS = OFFICE | {"leader"}
 POLICY = Policy(
     rules={
         "GET /tasks": Rule(EVERYONE, scope_param="unit"),
+        "GET /tasks/by-unit": Rule(EVERYONE, scope_param="unit"),
         "GET /tasks/{task_id}": Rule(EVERYONE, task),
         # the lead unit's work
         "POST /tasks/{task_id}/sign": Rule(UNIT_PEOPLE, task),

@@ -32,6 +32,8 @@ async def task_view(runtime: Runtime, session, task: TrackedTask) -> TaskPublic:
     return TaskPublic(
         **task.model_dump(),
         overdue=domain.is_overdue(due=task.due, status=task.status, now=now),
+        working_days_left=domain.working_days_left(due=task.due, status=task.status, now=now,
+                                                   calendar=calendar),
         light=domain.task_light(task=task, now=now, calendar=calendar),
         stagnant=domain.task_stagnant(task=task, now=now, calendar=calendar),
         allowed_actions=[a.value for a in allowed_actions(task.status, suspended_from=suspended_from)],

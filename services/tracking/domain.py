@@ -26,6 +26,17 @@ def is_overdue(*, due: datetime, status: str, now: datetime) -> bool:
     return Status(status) in CLOCK_RUNNING_STATUSES and now >= due
 
 
+def working_days_left(*, due: datetime, status: str, now: datetime,
+                      calendar: WorkCalendar) -> int | None:
+    """What the pages say of an open task's deadline: working days left (0: due today), or, once
+    it has passed, minus the working days since (at least 1). None for a closed task."""
+    if Status(status) in CLOSED_STATUSES:
+        return None
+    if due >= now:
+        return calendar.working_days_between(now, due)
+    return -max(1, calendar.working_days_between(due, now))
+
+
 def late_working_days(action: Action, *, due: datetime, at: datetime,
                       calendar: WorkCalendar) -> int:
     """A status change's ``working_days_late``: 0 but for an acceptance (办结), which counts the

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime
 
 from services.tracking import domain, store
-from services.tracking.models import LedgerFilter, LedgerPage, LedgerRow, TrackedTask
+from services.tracking.models import LedgerFilter, LedgerPage, LedgerRow, TrackedTask, UnitLoad
 from shared.access import authorize, scoped_unit
 from shared.auth import Principal
 from shared.service import Runtime, runtime_of
+from shared.workdays import WorkCalendar
 
 router = APIRouter(tags=["ledger"])
 Many = Annotated[list[str] | None, Query()]
@@ -51,19 +52,36 @@ async def ledger(
     async with runtime.sessions() as session:
         rows = await store.ledger_page(session, tenant, filters, now, _decode(cursor), limit + 1)
         total = await store.ledger_total(session, tenant, filters, now) if with_total else None
+        calendar = await store.calendar(session)
     page, more = rows[:limit], len(rows) > limit
     return LedgerPage(
-        items=[_row(task, now) for task in page],
+        items=[_row(task, now, calendar) for task in page],
         next_cursor=_encode(page[-1]) if more else None,
         total=total,
     )
 
 
-def _row(task: TrackedTask, now: datetime) -> LedgerRow:
+@router.get("/tasks/by-unit", response_model=list[UnitLoad])
+async def open_by_unit(
+    runtime: Runtime = Depends(runtime_of),
+    caller: Principal = Depends(authorize),
+    unit: str | None = Query(None, description="this unit's subtree; left out, the caller's scope"),
+) -> list[UnitLoad]:
+    """Open tasks counted per lead unit, with how many are overdue (red) and stagnant — for the
+    dashboards' "overdue and stagnant by unit"."""
+    async with runtime.sessions() as session:
+        rows = await store.open_by_unit(session, caller.tenant, scoped_unit(caller, unit),
+                                        runtime.clock.now())
+    return [UnitLoad(unit=u, open=n, overdue=red, stagnant=idle) for u, n, red, idle in rows]
+
+
+def _row(task: TrackedTask, now: datetime, calendar: WorkCalendar) -> LedgerRow:
     light = domain.ledger_light(status=task.status, due=task.due, yellow=task.yellow_at,
                                 extension_pending=task.extension_due is not None, now=now)
     return LedgerRow(**task.model_dump(), light=light.value,
-                     overdue=domain.is_overdue(due=task.due, status=task.status, now=now))
+                     overdue=domain.is_overdue(due=task.due, status=task.status, now=now),
+                     working_days_left=domain.working_days_left(
+                         due=task.due, status=task.status, now=now, calendar=calendar))
 
 
 def _encode(task: TrackedTask) -> str:

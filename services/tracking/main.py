@@ -8,13 +8,13 @@ from services.tracking.calendar_api import router as calendar_router
 from services.tracking.deadlines import DeadlineWatch
 from services.tracking.handlers import SUBSCRIPTIONS
 from services.tracking.ledger_api import router as ledger_router
-from services.tracking.models import TrackingBase
+from services.tracking.migrations import HISTORY
 from services.tracking.reports_api import router as reports_router
 from shared.service import ServiceSpec, create_app
 
 SPEC = ServiceSpec(
     name="tracking",
-    metadata=TrackingBase.metadata,
+    migrations=HISTORY,
     routers=[ledger_router, router, calendar_router, reports_router],
     subscriptions=SUBSCRIPTIONS,
     policy=POLICY,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Column, Index, Integer, Text, event
+from sqlalchemy import JSON, Column, Index, Integer, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -70,14 +70,6 @@ class TrackedTask(TrackingBase, table=True):
     approaching_for: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))  # due warned of
     stagnant_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     stagnant_flagged: bool = False
-
-
-@event.listens_for(TrackingBase.metadata, "after_create")
-def _create_search_index(_metadata, connection, **_) -> None:
-    """The ledger's text search index: with new tables, and for an existing database at start."""
-    from services.tracking import search  # it reads these models
-
-    search.create_index(connection)
 
 
 class TaskHistory(TrackingBase, table=True):
@@ -183,6 +175,9 @@ class LedgerRow(BaseModel):
     status: str
     light: str
     overdue: bool
+    # Open tasks: working days left on tracking's calendar and clock (0: due today; negative: the
+    # working days it is overdue by); closed tasks: null.
+    working_days_left: int | None = None
     assigned_at: datetime
 
 
@@ -259,6 +254,15 @@ class LedgerPage(BaseModel):
     items: list[LedgerRow]
     next_cursor: str | None
     total: int | None = None
+
+
+class UnitLoad(BaseModel):
+    """A lead unit's open tasks, and how many of them are overdue and stagnant."""
+
+    unit: str
+    open: int
+    overdue: int
+    stagnant: int
 
 
 # ---- progress reports, evidence and missed reports ------------------------------------------

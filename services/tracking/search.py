@@ -11,7 +11,9 @@ for every letter on PostgreSQL); an index only narrows the rows that test has to
 - PostgreSQL: a pg_trgm GIN index answers ``ILIKE`` for 3+ characters (when the extension can be
   created), and a GIN index over every 1- and 2-character substring answers shorter phrases.
 
-The index is created with the tables, and for an existing database at the next start.
+tracking's first revision (migrations/versions/) makes the FTS5 table and its triggers, and the
+short-substring index; the pg_trgm index is made after each upgrade while it is missing and the
+extension can be created (create_trigram_index).
 """
 
 import logging
@@ -31,36 +33,12 @@ log = logging.getLogger(__name__)
 # reading the ledger in deadline order and testing each row fills a page sooner.
 SQLITE_MOST_MATCHES = 15_000
 
-_NEW = "new.rowid, new.title || char(31, 31), new.item_number || char(31, 31)"
-_OLD = "old.rowid, old.title || char(31, 31), old.item_number || char(31, 31)"
-_ADD = f"INSERT INTO tracked_task_text(rowid, title, item_number) VALUES ({_NEW});"
-# A contentless table forgets a row given exactly the values it was indexed with.
-_FORGET = ("INSERT INTO tracked_task_text(tracked_task_text, rowid, title, item_number)"
-           f" VALUES ('delete', {_OLD});")
-_SQLITE_INDEX = [
-    "CREATE VIRTUAL TABLE tracked_task_text USING fts5(title, item_number, content='', tokenize='trigram')",
-    "CREATE VIRTUAL TABLE tracked_task_text_terms USING fts5vocab(tracked_task_text, 'instance')",
-    f"CREATE TRIGGER tracked_task_text_insert AFTER INSERT ON tracked_task BEGIN {_ADD} END",
-    f"CREATE TRIGGER tracked_task_text_delete AFTER DELETE ON tracked_task BEGIN {_FORGET} END",
-    ("CREATE TRIGGER tracked_task_text_update AFTER UPDATE OF title, item_number ON tracked_task"
-     f" BEGIN {_FORGET} {_ADD} END"),
-    ("INSERT INTO tracked_task_text(rowid, title, item_number)"
-     " SELECT rowid, title || char(31, 31), item_number || char(31, 31) FROM tracked_task"),
-]
 _SQLITE_PHRASE = "SELECT rowid FROM tracked_task_text WHERE tracked_task_text MATCH :phrase"
 _SQLITE_PREFIX = "SELECT doc FROM tracked_task_text_terms WHERE term >= :low AND term < :high"
 
-# Changing this function means rebuilding its index: it is created once, never replaced.
-_POSTGRES_GRAMS = """
-CREATE FUNCTION tracked_task_short_grams(title text, item_number text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT coalesce(array_agg(DISTINCT substr(s, i, n)), '{}')
-  FROM unnest(ARRAY[lower(title), lower(item_number)]) AS s,
-       generate_series(1, char_length(s)) AS i, generate_series(1, 2) AS n
-  WHERE i + n - 1 <= char_length(s)
-$$"""
-_POSTGRES_SHORT_INDEX = ("CREATE INDEX ix_tracked_task_text_short ON tracked_task"
-                         " USING gin (tracked_task_short_grams(title, item_number))")
+# The objects the revisions make for this index, which no model describes (by name prefix).
+INDEX_OBJECTS = ("tracked_task_text", "ix_tracked_task_text", "tracked_task_short_grams")
+
 _POSTGRES_TRIGRAM_INDEX = ("CREATE INDEX ix_tracked_task_text_trgm ON tracked_task"
                            " USING gin (title {ops}, item_number {ops})")
 
@@ -116,30 +94,14 @@ def trigram_range(q: str) -> tuple[str, str] | None:
     return low, low[:-1] + chr(last + 1)
 
 
-# ---- creating the index -------------------------------------------------------------------------
+# ---- the optional pg_trgm index ---------------------------------------------------------------
 
 
-def create_index(connection) -> None:
-    """Create what is missing of the index (models.py calls this after creating the tables)."""
-    if connection.dialect.name == "sqlite":
-        _create_sqlite_index(connection)
-    elif connection.dialect.name == "postgresql":
-        _create_postgres_indexes(connection)
-
-
-def _create_sqlite_index(connection) -> None:
-    if connection.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'tracked_task_text'").first():
-        return
-    for statement in _SQLITE_INDEX:
-        connection.exec_driver_sql(statement)
-
-
-def _create_postgres_indexes(connection) -> None:
-    if _missing(connection, "to_regprocedure('tracked_task_short_grams(text, text)')"):
-        connection.exec_driver_sql(_POSTGRES_GRAMS)
-    if _missing(connection, "to_regclass('ix_tracked_task_text_short')"):
-        connection.exec_driver_sql(_POSTGRES_SHORT_INDEX)
-    if _missing(connection, "to_regclass('ix_tracked_task_text_trgm')"):
+def create_trigram_index(connection) -> None:
+    """The pg_trgm index, after each upgrade while it is missing: whether it can be made depends
+    on the server's extensions, which may come after the revision that would have made it."""
+    if connection.dialect.name == "postgresql" and connection.exec_driver_sql(
+            "SELECT to_regclass('ix_tracked_task_text_trgm') IS NULL").scalar_one():
         _create_trigram_index(connection)
 
 
@@ -155,6 +117,3 @@ def _create_trigram_index(connection) -> None:
         log.warning("no pg_trgm index for the ledger's text search, so a phrase of 3+ characters "
                     "scans the tasks: %s", error.orig)
 
-
-def _missing(connection, lookup: str) -> bool:
-    return connection.exec_driver_sql(f"SELECT {lookup} IS NULL").scalar_one()

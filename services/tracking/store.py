@@ -3,7 +3,7 @@
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import and_, func, or_, text, tuple_, update
+from sqlalchemy import and_, case, func, or_, text, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -229,6 +229,21 @@ async def ledger_page(session: AsyncSession, tenant: str, f: LedgerFilter, now: 
 async def ledger_total(session: AsyncSession, tenant: str, f: LedgerFilter, now: datetime) -> int:
     inner = (await ledger_query(session, tenant, f, now)).subquery()
     return (await session.exec(select(func.count()).select_from(inner))).one()
+
+
+async def open_by_unit(session: AsyncSession, tenant: str, unit: str | None,
+                       now: datetime) -> list[tuple[str, int, int, int]]:
+    """Per lead unit (of ``unit``'s subtree, or the tenant): its open tasks, how many of them are
+    overdue (red: the clock running past the deadline, no extension pending), how many stagnant."""
+    f = LedgerFilter(unit=unit, status=sorted(OPEN_STATUSES))
+    inner = (await ledger_query(session, tenant, f, now)).subquery()
+    running = inner.c.status.in_(sorted(CLOCK_RUNNING_STATUSES))
+    red = and_(running, inner.c.due <= now, inner.c.extension_due.is_(None))
+    stagnant = and_(running, inner.c.stagnant_at.is_not(None), inner.c.stagnant_at <= now)
+    query = (select(inner.c.lead_unit, func.count(),
+                    func.sum(case((red, 1), else_=0)), func.sum(case((stagnant, 1), else_=0)))
+             .group_by(inner.c.lead_unit).order_by(inner.c.lead_unit))
+    return [(u, n, int(r or 0), int(s or 0)) for u, n, r, s in (await session.exec(query)).all()]
 
 
 # ---- warnings that fire once --------------------------------------------------------------------

@@ -20,14 +20,17 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
+TRACE_URL_TEMPLATE = "http://jaeger.invalid:16686/trace/{trace_id}"
 
 
 class Console:
-    def __init__(self, stack: ServiceStack):
-        self.port = free_port()
+    def __init__(self, stack: ServiceStack, port: int | None = None,
+                 extra_env: dict[str, str] | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**stack.stack.env, "DUBAN_DATA_DIR": str(stack.tmp),
-               "DUBAN_CONSOLE_PORT": str(self.port)}
+               "DUBAN_CONSOLE_PORT": str(self.port),
+               "DUBAN_CONSOLE_TRACE_URL_TEMPLATE": TRACE_URL_TEMPLATE, **(extra_env or {})}
         for name, url in stack.stack.urls.items():
             env[f"DUBAN_CONSOLE_{name.upper()}_URL"] = url
         self.proc = subprocess.Popen([sys.executable, "-m", "services.console"], env=env,

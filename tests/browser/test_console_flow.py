@@ -3,6 +3,7 @@ item for two units, the units sign, report (with a photo), submit, the office re
 the item is closed off the ledger (销号), the dashboard and the score follow, and a unit cannot
 open another unit's task."""
 
+import re
 import uuid
 from datetime import datetime, timedelta
 
@@ -14,13 +15,14 @@ from tests.support import tiny_png, wait_until
 pytestmark = pytest.mark.browser
 
 
-def sign_in(browser, console, role: str, unit: str = ""):
+def sign_in(browser, console, role: str, unit: str = "", name: str = ""):
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     page = context.new_page()
     page.goto(f"{console.url}/")
     assert page.url.endswith("/signin")
     page.select_option("select[name=role]", role)
     page.fill("input[name=unit]", unit)
+    page.fill("input[name=name]", name)
     page.click("#signin button[type=submit]")
     page.wait_for_url(f"{console.url}/")
     return page
@@ -74,6 +76,9 @@ def test_an_item_from_registration_to_closed_off_the_ledger(console_stack, brows
     task_a, task_b = task_ids
     registered = wait_until(lambda: (c := counts(office, console))["green"] == before["green"] + 2 and c,
                             what="the dashboard to count the new tasks")
+    office.goto(item_url)  # tracking has the tasks: their working days left, counted by tracking
+    for row in office.locator("#item-tasks tr[data-task]").all():
+        assert re.search(r"剩余 [1-9]\d* 个工作日", row.inner_text()), row.inner_text()
 
     # Unit A's head signs, reports with a photo, submits.
     head_a = sign_in(browser, console, "unit_head", unit_a)
@@ -88,8 +93,8 @@ def test_an_item_from_registration_to_closed_off_the_ledger(console_stack, brows
     head_a.set_input_files("#report-form input[name=photo]", str(photo))
     head_a.click("#do-report")
     assert status_of(head_a) == "in_progress"
-    assert "已完成全部隐患排查" in head_a.locator("#reports").inner_text()
-    image = head_a.locator("#reports img").first
+    assert "已完成全部隐患排查" in head_a.locator("#timeline").inner_text()
+    image = head_a.locator("#timeline img").first
     head_a.wait_for_function("img => img.complete", arg=image.element_handle())  # loaded (or failed)
     assert image.evaluate("img => img.naturalWidth") == 1  # the photo, served through the console
     head_a.click("#do-submit")
@@ -100,11 +105,11 @@ def test_an_item_from_registration_to_closed_off_the_ledger(console_stack, brows
     office.fill("#review-form textarea[name=comment]", "请补充整改前后对比照片")
     office.click("#do-return")
     assert status_of(office) == "in_progress"
-    assert "请补充整改前后对比照片" in office.locator("#history").inner_text()
+    assert "请补充整改前后对比照片" in office.locator("#timeline").inner_text()
 
     # The unit submits again; the office accepts.
     head_a.goto(f"{console.url}/tasks/{task_a}")
-    assert "请补充整改前后对比照片" in head_a.locator("#history").inner_text()
+    assert "请补充整改前后对比照片" in head_a.locator("#timeline").inner_text()
     head_a.click("#do-submit")
     assert status_of(head_a) == "submitted"
     office.goto(f"{console.url}/tasks/{task_a}")

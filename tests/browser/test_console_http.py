@@ -18,8 +18,16 @@ def console(console_stack):
     return console_stack[1]
 
 
-def signed_in(console, role="office", unit="", lang=None) -> httpx.Client:
+def csrf_client(console) -> httpx.Client:
+    """A client that repeats its CSRF cookie on every request (as the console's forms do)."""
     client = httpx.Client(base_url=console.url, timeout=10)
+    client.get("/signin")
+    client.headers["X-CSRF-Token"] = client.cookies["duban_csrf"]
+    return client
+
+
+def signed_in(console, role="office", unit="", lang=None) -> httpx.Client:
+    client = csrf_client(console)
     response = client.post("/signin", data={"tenant": "default", "role": role, "unit": unit})
     assert response.status_code == 303 and "duban_session" in response.cookies
     if lang:
@@ -38,7 +46,8 @@ def test_front_page_needs_sign_in_and_is_chinese(console):
 
 
 def test_session_cookie_is_http_only_and_lax(console):
-    response = httpx.post(f"{console.url}/signin", data={"role": "office"}, timeout=10)
+    with closing(csrf_client(console)) as client:
+        response = client.post("/signin", data={"role": "office"})
     cookie = response.headers["set-cookie"].lower()
     assert "duban_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
     with closing(signed_in(console)) as client:
@@ -51,7 +60,8 @@ def test_session_cookie_is_http_only_and_lax(console):
 def test_a_forged_or_bad_session_goes_back_to_sign_in(console):
     response = httpx.get(f"{console.url}/", cookies={"duban_session": "not.a.token"}, timeout=10)
     assert response.status_code == 303 and response.headers["location"] == "/signin"
-    refused = httpx.post(f"{console.url}/signin", data={"role": "unit_head"}, timeout=10)
+    with closing(csrf_client(console)) as client:
+        refused = client.post("/signin", data={"role": "unit_head"})
     assert refused.status_code == 303 and "duban_session" not in refused.cookies  # needs a unit
 
 
@@ -71,7 +81,7 @@ def test_unknown_task_is_the_404_page(console):
 
 
 def test_sign_in_returns_to_the_page_asked_for(console):
-    with closing(httpx.Client(base_url=console.url, timeout=10)) as client:
+    with closing(csrf_client(console)) as client:
         response = client.post("/signin", data={"role": "office", "next": "/tasks?light=red"})
         assert response.headers["location"] == "/tasks?light=red"
         elsewhere = client.post("/signin", data={"role": "office", "next": "//evil.example/x"})
@@ -101,6 +111,34 @@ def test_the_apis_refusals_are_shown(console_stack):
         shown = office.get(f"/tasks/{task_id}")
         assert 'class="flash error"' in shown.text and "only a submitted task can be reviewed" in shown.text
         assert 'class="flash' not in office.get(f"/tasks/{task_id}").text  # shown once
+
+
+def test_the_item_form_takes_working_days_keeps_what_was_typed_and_wants_one_deadline(console_stack):
+    stack, console = console_stack
+    unit, other = (f"U-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    typed = {"title": "年度重点工作", "source_kind": "annual_key_work", "source_ref": "2026-1号",
+             "urgency": "urgent", "regime": "ledger", "supervising_leader": "王副总",
+             "supervisor": "李督查", "requirements": "按月报送进展",
+             "task_lead_unit": [unit, other], "task_co_units": ["", ""], "task_title": ["", ""],
+             "task_responsible_person": ["张三", ""], "task_due": ["", "2030-01-31"],
+             "task_due_working_days": ["5", ""], "task_reporting_cycle": ["month", "none"]}
+    with closing(signed_in(console)) as office:
+        more = office.post("/items/new", data={**typed, "more_rows": "1"})
+        assert more.status_code == 200 and more.text.count('name="task_lead_unit"') == 5
+        assert 'value="王副总"' in more.text and f'value="{unit}"' in more.text and 'value="5"' in more.text
+        for due, days in (("", ""), ("2030-01-31", "5")):
+            refused = office.post("/items/new", data={**typed, "task_due": [due, "2030-01-31"],
+                                                      "task_due_working_days": [days, ""]})
+            assert refused.status_code == 422 and f"单位 {unit} 的任务" in refused.text
+        made = office.post("/items/new", data=typed)
+        assert made.status_code == 303, made.text
+    item = stack.intake.get(f"/api/v1{made.headers['location']}").json()
+    assert (item["regime"], item["urgency"], item["supervising_leader"], item["supervisor"],
+            item["requirements"]) == ("ledger", "urgent", "王副总", "李督查", "按月报送进展")
+    first, second = item["tasks"]
+    assert (first["due_working_days"], first["responsible_person"], first["reporting_cycle"]) == (
+        5, "张三", "month")
+    assert second["due"].startswith("2030-01-31T") and second["due_working_days"] is None
 
 
 def test_the_ledger_pages_and_filters(console_stack):

@@ -48,7 +48,7 @@ def test_inbox_urge_extension_and_a_criticism(console_stack, browser, screenshot
     assert office.locator("#do-ask-extension").count() == 0
     office.fill("#office-form textarea[name=comment]", "请于本周五前报送整治进展")
     office.click("#do-urge")
-    assert "请于本周五前报送整治进展" in office.locator("#history li[data-action=urge]").inner_text()
+    assert "请于本周五前报送整治进展" in office.locator("#timeline li[data-action=urge]").inner_text()
     urged = f"#notices li[data-kind=reminder][data-task='{task}']"
     open_until(head, f"{console.url}/inbox", urged, "the 催办 notice")
     text = head.locator(urged).inner_text()
@@ -71,7 +71,7 @@ def test_inbox_urge_extension_and_a_criticism(console_stack, browser, screenshot
     office.click("#do-ext-grant")
     assert new_due.isoformat() in office.locator("#task-due").inner_text()
     assert office.locator("#extension").count() == 0
-    assert office.locator("#history li[data-action=extension_grant]").count() == 1
+    assert office.locator("#timeline li[data-action=extension_grant]").count() == 1
     head.goto(f"{console.url}/tasks/{task}")
     assert new_due.isoformat() in head.locator("#task-due").inner_text()
 

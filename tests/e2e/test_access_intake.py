@@ -113,6 +113,9 @@ ROUTES = {
         OFFICE, lambda c, w: c.post(f"/api/v1/items/{w.item_a['id']}/tasks",
                                     json={"tasks": [{"lead_unit": w.A, "due_working_days": 5}]}),
         {"own": 201, "other": 404, "tenant": 201, "foreign": 404}),
+    # a list narrowed to the caller's scope (tests/e2e/test_dashboard_apis.py checks what it holds)
+    "GET /items": (EVERYONE, lambda c, w: c.get("/api/v1/items", params={"supervising_leader": "王"}),
+                   dict.fromkeys(PLACES, 200)),
     "GET /items/import/template": (OFFICE, lambda c, w: c.get("/api/v1/items/import/template"),
                                    dict.fromkeys(PLACES, 200)),
     "POST /items/import": (

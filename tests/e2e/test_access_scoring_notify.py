@@ -270,3 +270,63 @@ def test_oidc_mode_accepts_the_providers_tokens_and_nothing_else(oidc, route):
         response = _get(stack, service, url, token)
         assert response.status_code == 401, response.text
         assert response.json()["detail"] == f"invalid token: unknown signing key {kid!r}"
+
+
+# ---- the lists of bulletins and appeals: narrowed to the caller's units ----------------------------
+
+
+def _ids(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [row["id"] for row in response.json()]
+
+
+def test_bulletins_are_listed_newest_first_and_narrowed_to_the_callers_units(stack, tree):
+    units = tree["units"]
+    issued = {}
+    for key, kind in (("P", "criticism"), ("C", "commendation"), ("O", "criticism")):
+        response = stack.scoring.post("/api/v1/bulletins", json={
+            "kind": kind, "issuer": "office", "units": [units[key]], "reason": f"通报{key}"})
+        assert response.status_code == 201, response.text
+        issued[key] = response.json()["id"]
+    office = stack.scoring
+    assert _ids(office.get("/api/v1/bulletins", params={"unit": units["P"]})) == [issued["C"], issued["P"]]
+    assert _ids(office.get("/api/v1/bulletins", params={"unit": units["P"], "kind": "criticism"})) == [issued["P"]]
+    year = simulated_now(stack).year
+    assert _ids(office.get("/api/v1/bulletins", params={"unit": units["O"], "period": str(year)})) == [issued["O"]]
+    assert _ids(office.get("/api/v1/bulletins", params={"unit": units["O"], "period": "2001"})) == []
+    assert office.get("/api/v1/bulletins", params={"period": "soon"}).status_code == 422
+    assert {issued["P"], issued["C"], issued["O"]} <= set(_ids(office.get("/api/v1/bulletins")))
+    for key, seen in (("P", ["C", "P"]), ("C", ["C"]), ("O", ["O"])):
+        head = stack.as_("unit_head", units[key], service="scoring")
+        assert _ids(head.get("/api/v1/bulletins")) == [issued[k] for k in seen]
+    sub = stack.as_("unit_head", units["C"], service="scoring")
+    assert sub.get("/api/v1/bulletins", params={"unit": units["P"]}).status_code == 403
+    other = stack.as_("office", service="scoring", tenant=OTHER_TENANT)
+    assert _ids(other.get("/api/v1/bulletins", params={"unit": units["P"]})) == []
+
+
+def test_appeals_are_listed_by_status_and_narrowed_to_the_callers_units(stack, tree):
+    units = tree["units"]
+    filed = {}
+    for key in ("P", "C", "O"):
+        entry = next(e for e in stack.scoring.get(f"/api/v1/units/{units[key]}/score").json()["entries"]
+                     if e["rule"] == "overdue.lead")
+        head = stack.as_("unit_head", units[key], service="scoring")
+        response = head.post("/api/v1/appeals", json={"entry_id": entry["id"], "reason": "不可抗力"})
+        assert response.status_code == 201, response.text
+        filed[key] = response.json()["id"]
+    office = stack.scoring
+    assert _ids(office.get("/api/v1/appeals", params={"unit": units["P"], "status": "pending"})) == [
+        filed["C"], filed["P"]]
+    assert _ids(stack.as_("unit_head", units["O"], service="scoring").get("/api/v1/appeals")) == [filed["O"]]
+    assert _ids(stack.as_("unit_head", units["C"], service="scoring").get("/api/v1/appeals")) == [filed["C"]]
+    decided = office.post(f"/api/v1/appeals/{filed['O']}/decide", json={"decision": "reverse", "comment": "属实"})
+    assert decided.status_code == 200, decided.text
+    assert _ids(office.get("/api/v1/appeals", params={"unit": units["O"], "status": "pending"})) == []
+    reversed_ = office.get("/api/v1/appeals", params={"unit": units["O"], "status": "reversed"}).json()
+    assert [(a["id"], a["status"], a["comment"]) for a in reversed_] == [(filed["O"], "reversed", "属实")]
+    assert reversed_[0]["entry_id"] is not None
+    assert office.get("/api/v1/appeals", params={"status": "lost"}).status_code == 422
+    head_p = stack.as_("unit_head", units["P"], service="scoring")
+    assert head_p.get("/api/v1/appeals", params={"unit": units["O"]}).status_code == 403
+    assert stack.anonymous("scoring").get("/api/v1/appeals").status_code == 401

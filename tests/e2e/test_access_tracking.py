@@ -61,6 +61,8 @@ CALLS = {
     "resume": action("resume", OFFICE),
     "urge": action("urge", OFFICE | {"leader"}),
     "ledger of the lead unit": Call("GET", "/tasks?unit={lead}", frozenset(EVERYONE), on_task=False),
+    "open tasks by unit under the lead unit": Call("GET", "/tasks/by-unit?unit={lead}", frozenset(EVERYONE),
+                                                   on_task=False),
     "calendar": Call("GET", "/calendar", frozenset(EVERYONE), on_task=False),
     "calendar year": Call("GET", "/calendar/2026", frozenset(EVERYONE), on_task=False),
     "load calendar year": Call("PUT", "/calendar/2030", frozenset({"admin"}), on_task=False),
@@ -84,7 +86,7 @@ def expected(role: str, relation: str, call: Call) -> int:
     tenant or scope, 403 for a caller bound to a unit changing what it is not responsible for."""
     if role not in call.roles:
         return 403
-    if call.path.startswith("/tasks?"):  # the ledger, asked for the lead unit
+    if call.path.startswith(("/tasks?", "/tasks/by-unit?")):  # lists, asked for the lead unit
         return 403 if relation in ("co-unit", "other-unit") else 200
     if not call.on_task:
         return 200 if call.reads else 422

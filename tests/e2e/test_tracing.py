@@ -55,3 +55,16 @@ def register_and_trace(stack) -> str:
         "tasks": [{"lead_unit": unit(), "due": "2099-01-01T00:00:00+08:00"}],
     })
     return response.headers["X-Trace-Id"]
+
+
+def test_an_item_keeps_the_trace_it_was_registered_in(stack):
+    """The console links an item to its end-to-end trace: intake returns the registering trace."""
+    body = {"title": "追踪链接", "source": {"kind": "other", "ref": ""},
+            "tasks": [{"lead_unit": unit(), "due": "2099-01-01T00:00:00+08:00"}]}
+    response = stack.intake.post("/api/v1/items", json=body, headers={"Idempotency-Key": unit()})
+    assert response.status_code == 201, response.text
+    trace_id = response.headers["X-Trace-Id"]
+    assert len(trace_id) == 32 and response.json()["trace_id"] == trace_id
+    item_id = response.json()["id"]
+    read = stack.intake.get(f"/api/v1/items/{item_id}")  # a later request, a trace of its own
+    assert read.json()["trace_id"] == trace_id != read.headers["X-Trace-Id"]

@@ -12,19 +12,23 @@ from tests.support import backends, drop_postgres_schema, new_postgres_schema
 
 
 @pytest.fixture(params=backends())
-async def db(request, tmp_path):
-    """A fresh database with the plumbing tables: SQLite, and PostgreSQL when configured."""
-    schema = None
+def database_url(request, tmp_path):
+    """The URL of a fresh, empty database: SQLite, and PostgreSQL when configured."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-    else:
-        schema, url = new_postgres_schema()
-    engine = make_engine(url)
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    schema, url = new_postgres_schema()
+    yield url
+    drop_postgres_schema(schema)
+
+
+@pytest.fixture
+async def db(database_url):
+    """A fresh database with the plumbing tables."""
+    engine = make_engine(database_url)
     await create_tables(engine, [PlumbingBase.metadata])
     yield engine
     await engine.dispose()
-    if schema:
-        drop_postgres_schema(schema)
 
 
 @pytest.fixture

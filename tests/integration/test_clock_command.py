@@ -55,3 +55,13 @@ def test_set_jumps_to_a_moment_even_backwards_and_needs_a_time_zone(nats_server,
     with pytest.raises(SystemExit):
         clock(nats_server, "set", "2026-09-30T10:00:00")
     assert "give a time zone" in capsys.readouterr().err
+
+
+def test_a_cluster_url_list_works_when_a_node_is_down(nats_server, capsys, monkeypatch):
+    from tests.support import free_port
+
+    monkeypatch.setenv("DUBAN_NATS_URL", f"nats://127.0.0.1:{free_port()},{nats_server.url}")
+    assert main(["clock", "advance", "1d"]) == 0  # the first node is down; the second answers
+    capsys.readouterr()
+    assert clock(nats_server, "show") == 0
+    assert offset_shown(capsys.readouterr().out) == str(timedelta(days=1))

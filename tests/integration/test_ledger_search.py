@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import insert, text
 
 from services.tracking import search, store
-from services.tracking.models import LedgerFilter, TrackedTask, TrackingBase
-from shared.db import create_tables
+from services.tracking.migrations import HISTORY
+from services.tracking.models import LedgerFilter, TrackedTask
+from shared.db import make_engine
+from shared.migrations import upgrade
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -47,8 +49,16 @@ def task(i: int, title: str, rng: random.Random) -> TrackedTask:
 
 
 @pytest.fixture
+async def db(database_url):
+    """tracking's database, as its migrations make it (the index is in its first revision)."""
+    await upgrade(database_url, HISTORY)
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
 async def tasks(db, sessions) -> list[TrackedTask]:
-    await create_tables(db, [TrackingBase.metadata])
     rng = random.Random(11)
     rows = [task(i, title, rng) for i, title in enumerate(titles(rng, 300))]
     await add(sessions, rows)
@@ -130,29 +140,27 @@ async def test_a_changed_title_or_number_and_a_deleted_task_are_searched_as_they
         assert [r.id for r in await ledger(sessions, LedgerFilter(q=q))] == expected(tasks, q), q
 
 
-async def test_an_existing_database_gets_the_index_at_the_next_start(db, tasks, sessions):
-    async with db.begin() as conn:
-        if db.dialect.name == "sqlite":
-            for name in ("insert", "update", "delete"):
-                await conn.exec_driver_sql(f"DROP TRIGGER tracked_task_text_{name}")
-            await conn.exec_driver_sql("DROP TABLE tracked_task_text_terms")
-            await conn.exec_driver_sql("DROP TABLE tracked_task_text")
-        else:
-            await conn.exec_driver_sql("DROP INDEX ix_tracked_task_text_trgm")
-            await conn.exec_driver_sql("DROP INDEX ix_tracked_task_text_short")
-            await conn.exec_driver_sql("DROP FUNCTION tracked_task_short_grams")
-    await create_tables(db, [TrackingBase.metadata])
+async def test_the_pg_trgm_index_missing_is_made_at_the_next_start(db, database_url, tasks, sessions):
+    if db.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    async with db.begin() as conn:  # as if pg_trgm had not been available at the first start
+        await conn.exec_driver_sql("DROP INDEX ix_tracked_task_text_trgm")
+    await upgrade(database_url, HISTORY)
+    async with db.connect() as conn:
+        assert (await conn.exec_driver_sql("SELECT to_regclass('ix_tracked_task_text_trgm')")).scalar()
     for q in ["水", "汛期", "防汛抗旱", "db-2026-0012"]:
         assert [r.id for r in await ledger(sessions, LedgerFilter(q=q), force_index=True)] == \
             expected(tasks, q)
 
 
-async def test_without_pg_trgm_the_search_still_answers(db, sessions, monkeypatch, caplog):
+async def test_without_pg_trgm_the_search_still_answers(db, database_url, sessions, monkeypatch, caplog):
     if db.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only")
+    async with db.begin() as conn:
+        await conn.exec_driver_sql("DROP INDEX ix_tracked_task_text_trgm")
     monkeypatch.setattr(search, "_POSTGRES_TRIGRAM_INDEX", "CREATE INDEX x ON tracked_task USING no_such_am (title)")
     with caplog.at_level(logging.WARNING, logger=search.__name__):
-        await create_tables(db, [TrackingBase.metadata])
+        await upgrade(database_url, HISTORY)
     assert "no pg_trgm index" in caplog.text
     rng = random.Random(3)
     rows = [task(i, title, rng) for i, title in enumerate(titles(rng, 40))]

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from shared.bus import nats_servers
 from shared.clock import Clock, ClockRefused, parse_duration
 from shared.db import async_url
 from shared.events import CATALOGUE, Envelope, TaskAssigned, envelope
@@ -94,6 +95,14 @@ def test_stream_keeps_history_and_holds_its_owners_dead_letters():
 ])
 def test_database_urls_get_async_drivers(given, expected):
     assert async_url(given) == expected
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("nats://127.0.0.1:4229", ["nats://127.0.0.1:4229"]),
+    ("nats://n1:4222, nats://n2:4222,nats://n3:4222,", ["nats://n1:4222", "nats://n2:4222", "nats://n3:4222"]),
+])
+def test_nats_url_names_one_server_or_a_clusters(given, expected):
+    assert nats_servers(given) == expected
 
 
 def test_service_settings_defaults_and_overrides(monkeypatch, tmp_path):

@@ -69,6 +69,27 @@ def test_a_deadline_in_working_days_is_counted_on_the_calendar_and_flags_missing
                               calendar=builtin_calendar()) == (given, False)
 
 
+def test_working_days_left_are_counted_on_the_calendar_given_and_go_negative_once_late():
+    from shared.workdays import WorkCalendar, YearCalendar, builtin_calendar
+
+    official = builtin_calendar()
+    due = datetime(2026, 10, 10, 9, 30, tzinfo=UTC)  # Saturday 17:30 in Beijing, a 调休 working day
+    left = lambda now, status="signed", calendar=official: domain.working_days_left(  # noqa: E731
+        due=due, status=status, now=now, calendar=calendar)
+    assert left(datetime(2026, 9, 30, 2, tzinfo=UTC)) == 3  # 10-08, 10-09, 10-10
+    assert left(datetime(2026, 10, 10, 1, tzinfo=UTC)) == 0  # due today
+    assert left(datetime(2026, 10, 12, 1, tzinfo=UTC)) == -1  # Sunday 10-11 off: one day late
+    assert left(datetime(2026, 10, 10, 10, tzinfo=UTC)) == -1  # late the same day: at least 1
+    assert left(datetime(2026, 9, 30, 2, tzinfo=UTC), status="accepted") is None
+    # A year loaded by the administrator counts, not weekends alone: 2027-01-04 made a holiday.
+    loaded = WorkCalendar({2027: YearCalendar.parse(2027, {"holidays": ["2027-01-04"]})})
+    monday, friday_before = datetime(2027, 1, 5, 9, 30, tzinfo=UTC), datetime(2027, 1, 1, 1, tzinfo=UTC)
+    assert domain.working_days_left(due=monday, status="signed", now=friday_before,
+                                    calendar=loaded) == 1
+    assert domain.working_days_left(due=monday, status="signed", now=friday_before,
+                                    calendar=WorkCalendar({})) == 2
+
+
 def dispatch(**overrides):
     args = {"status": "in_progress", "parent_due": DUE, "units_below": {"U-1a", "U-1b"},
             "sub_units": ["U-1a"], "dues": [DUE], "now": NOW, **overrides}
