@@ -1,7 +1,7 @@
 """How fast does `duban scoring replay` rebuild scoring from the streams?
 
-    python -m bench.scoring_replay [--events 1000000] [--db sqlite:///… | postgresql://…]
-                                   [--check] [--json FILE] [--keep]
+    python -m bench.scoring_replay [--events 1000000] [--db postgresql://…]
+                                   [--check] [--json FILE] [--keep] [--workdir DIR [--reuse]]
 
 Starts its own nats-server (a free port, a fresh store under .duban/), declares the three streams
 replay reads, and publishes N generated events into them: org units for 2 tenants (1,000 units
@@ -14,9 +14,12 @@ read of the streams' wanted subjects, the read with parsing, and the whole repla
 database (a fresh SQLite file under .duban/, or a fresh schema in the PostgreSQL database given),
 and prints a table.
 
---check replays a second time into another empty database and compares the two stores with
+--check replays a second time, with the service's own handlers event by event (the slow
+reference path, ``by_handlers``), into another empty database and compares the two stores with
 ``services.scoring.replay.compare`` (unit scores for years only; rankings for every period): the
-same streams must give the same scores, rates, ranks and actions every time.
+fold must give the same scores, rates, ranks and actions as the handlers.
+
+``measure(events, db_url)`` returns the figures as a dict, for a suite of benchmarks.
 """
 
 import argparse
@@ -348,9 +351,9 @@ async def raw_read(url: str, parse: bool) -> tuple[int, float, float]:
                 async for batch in reader.batches():
                     count += len(batch)
                     if parse:
-                        for _seq, payload in batch:
+                        for _seq, subject, payload in batch:
                             try:
-                                scoring_replay.parse(payload)
+                                scoring_replay.parse(payload, subject)
                             except scoring_replay.Malformed:
                                 pass
             finally:
@@ -366,62 +369,58 @@ def row(label: str, figures: dict) -> str:
             f"{cpu:>9.2f}")
 
 
+def table(result: dict) -> str:
+    backend = result["backend"]
+    lines = [f"{'':<34} {'events':>11} {'seconds':>9} {'events/s':>11} {'cpu s':>9}",
+             row("JetStream read (raw)", result["read"]),
+             row("JetStream read + parse", result["read_parse"]),
+             row(f"replay into {backend}", result["replay"])]
+    if "check" in result:
+        lines.append(row(f"replay by handlers ({backend})", result["replay_by_handlers"]))
+        check = result["check"]
+        verdict = "identical" if not check["differences"] else f"{len(check['differences'])} differences"
+        lines.append(f"fold vs handlers: {verdict} (compared in {check['seconds']} s)")
+        lines += [f"  {d}" for d in check["differences"][:20]]
+    return "\n".join(lines)
+
+
 async def run(args) -> dict:
     workdir = Path(args.workdir or Path(".duban") / f"bench-scoring-replay-{os.getpid()}")
     workdir.mkdir(parents=True, exist_ok=True)
     cleanups: list = []
+    reuse = args.reuse and (workdir / "nats").exists()
     server = Server(workdir / "nats")
     result: dict = {"events": args.events, "units": args.units, "tenants": len(TENANTS)}
     try:
-        t0 = time.perf_counter()
-        history = generate(args.events, args.units // len(TENANTS))
-        check_sample(history)
-        result["generate_s"] = round(time.perf_counter() - t0, 2)
-        t0 = time.perf_counter()
-        result["streams"] = await publish(server.url, history)
-        result["publish_s"] = round(time.perf_counter() - t0, 2)
-        del history
-        print(f"generated {args.events:,} events ({result['generate_s']} s), published them "
-              f"({result['publish_s']} s): {result['streams']}", file=sys.stderr)
+        if reuse:
+            print(f"reading the streams kept in {workdir} again", file=sys.stderr)
+        else:
+            await generate_and_publish(args, server.url, result)
 
         for key, parse in (("read", False), ("read_parse", True)):
             n, seconds, cpu = await raw_read(server.url, parse=parse)
             result[key] = {"events": n, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3)}
 
-        into = fresh_database(args.db, workdir, "replay", cleanups)
+        into = fresh_database(args.db, workdir, f"replay-{uuid.uuid4().hex[:6]}", cleanups)
+        result["backend"] = "postgresql" if into.startswith("postgres") else "sqlite"
         cpu = time.process_time()
         report = await scoring_replay.replay(
-            server.url, into, batch=args.batch,
-            progress=lambda total: scoring_replay.Progress(total, "replay")
+            server.url, into, progress=lambda total: scoring_replay.Progress(total, "replay")
             if not args.quiet else None)
         cpu = time.process_time() - cpu
         print(report.summary(), file=sys.stderr)
         result["replay"] = {**report.as_dict(), "events": report.read, "cpu_seconds": round(cpu, 3)}
-        backend = "postgresql" if into.startswith("postgres") else "sqlite"
-        result["backend"] = backend
 
-        lines = [f"{'':<34} {'events':>11} {'seconds':>9} {'events/s':>11} {'cpu s':>9}",
-                 row("JetStream read (raw)", result["read"]),
-                 row("JetStream read + parse", result["read_parse"]),
-                 row(f"replay into {backend}", result["replay"])]
         if args.check:
-            plain_into = fresh_database(args.db, workdir, "replay-plain", cleanups)
+            reference = fresh_database(args.db, workdir, f"by-handlers-{uuid.uuid4().hex[:6]}", cleanups)
             cpu = time.process_time()
-            plain = await scoring_replay.replay(server.url, plain_into, batch=args.batch, progress=None)
+            plain = await scoring_replay.replay(server.url, reference, batch=args.batch, by_handlers=True)
             cpu = time.process_time() - cpu
-            result["replay_plain"] = {**plain.as_dict(), "events": plain.read, "cpu_seconds": round(cpu, 3)}
-            lines.append(row(f"replay again ({backend})", result["replay_plain"]))
+            result["replay_by_handlers"] = {**plain.as_dict(), "events": plain.read, "cpu_seconds": round(cpu, 3)}
             t0 = time.perf_counter()
-            differences = await scoring_replay.compare(plain_into, into, unit_periods=args.unit_periods)
+            differences = await scoring_replay.compare(reference, into, unit_periods=args.unit_periods)
             result["check"] = {"differences": differences, "seconds": round(time.perf_counter() - t0, 2),
                                "unit_periods": args.unit_periods}
-        print("\n".join(lines))
-        if args.check:
-            check = result["check"]
-            verdict = "identical" if not check["differences"] else f"{len(check['differences'])} differences"
-            print(f"first replay vs second: {verdict} (compared in {check['seconds']} s)")
-            for d in check["differences"][:20]:
-                print(f"  {d}")
     finally:
         server.stop()
         for cleanup in cleanups:
@@ -431,24 +430,61 @@ async def run(args) -> dict:
     return result
 
 
-def main() -> int:
+async def generate_and_publish(args, url: str, result: dict) -> None:
+    t0 = time.perf_counter()
+    history = generate(args.events, args.units // len(TENANTS))
+    check_sample(history)
+    result["generate_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    result["streams"] = await publish(url, history)
+    result["publish_s"] = round(time.perf_counter() - t0, 2)
+    print(f"generated {args.events:,} events ({result['generate_s']} s), published them "
+          f"({result['publish_s']} s): {result['streams']}", file=sys.stderr)
+
+
+def measure(events: int, db_url: str | None = None) -> dict[str, float]:
+    """The bench's figures for ``events`` generated events replayed into a fresh SQLite file, or a
+    fresh schema of the PostgreSQL database ``db_url``: for a suite of benchmarks (no table printed;
+    the replay's summary goes to stderr)."""
+    args = parser().parse_args(["--events", str(events), "--quiet", *(["--db", db_url] if db_url else [])])
+    result = asyncio.run(run(args))
+    replay, read, parsed = result["replay"], result["read"], result["read_parse"]
+    return {
+        "replay_events": float(replay["events"]),
+        "replay_s": float(replay["seconds"]),
+        "replay_events_per_s": replay["events"] / replay["seconds"] if replay["seconds"] else 0.0,
+        "replay_cpu_s": float(replay["cpu_seconds"]),
+        "raw_read_events_per_s": read["events"] / read["seconds"] if read["seconds"] else 0.0,
+        "parse_events_per_s": parsed["events"] / parsed["seconds"] if parsed["seconds"] else 0.0,
+    }
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--units", type=int, default=2000, help="units in all (split between 2 tenants)")
     parser.add_argument("--db", help="a PostgreSQL database to replay into (a fresh schema in it); "
                                      "default: a fresh SQLite file")
-    parser.add_argument("--batch", type=int, default=5000, help="events per transaction")
+    parser.add_argument("--batch", type=int, default=5000,
+                        help="with --check: events per transaction of the replay by handlers")
     parser.add_argument("--check", action="store_true",
-                        help="also replay the plain way and compare the two stores")
+                        help="also replay with the service's handlers and compare the two stores")
     parser.add_argument("--unit-periods", default="years", choices=("all", "years", "none"),
                         help="with --check: the periods unit scores are compared for (rankings: all)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON")
     parser.add_argument("--workdir", type=Path, help="default: .duban/bench-scoring-replay-<pid>")
     parser.add_argument("--keep", action="store_true", help="keep the nats store and SQLite files")
+    parser.add_argument("--reuse", action="store_true",
+                        help="read the streams a --keep run left in --workdir instead of publishing new ones")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> int:
+    args = parser().parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop nats-server and clean up
     result = asyncio.run(run(args))
+    print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     return 1 if result.get("check", {}).get("differences") else 0

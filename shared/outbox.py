@@ -44,17 +44,15 @@ class OutboxRow(PlumbingBase, table=True):
 
 def add_event(session: AsyncSession, event: Envelope) -> None:
     """Stage an event in the caller's transaction; it is published after commit."""
+    session.add(OutboxRow(**outbox_values(event)))
+
+
+def outbox_values(event: Envelope) -> dict:
+    """The outbox row of ``event``, as column values (for bulk writes)."""
     carrier: dict[str, str] = {}
     inject(carrier)
-    session.add(
-        OutboxRow(
-            event_id=event.id,
-            subject=event.type,
-            payload=event.model_dump_json(),
-            trace_headers=json.dumps(carrier),
-            created_at=datetime.now(UTC),
-        )
-    )
+    return {"event_id": event.id, "subject": event.type, "payload": event.model_dump_json(),
+            "trace_headers": json.dumps(carrier), "created_at": datetime.now(UTC)}
 
 
 class OutboxRelay:

@@ -50,6 +50,31 @@ def accepted(rules: RuleSet, *, lead: str, co_units: list[str], title: str, on_t
                     f"逾期办结（逾期 {working_days_late} 个工作日）：{title}")
 
 
+def status_change(rules: RuleSet, *, action: str, lead: str, co_units: list[str], title: str,
+                  at: datetime, due: datetime, working_days_late: int) -> tuple[str | None, list[Entry]]:
+    """What a task's move in its lifecycle does to its outcome — the counter it adds one to
+    (``accepted`` for an acceptance, which records ``at``), or None — and the entries it earns."""
+    task = {"lead": lead, "co_units": co_units, "title": title}
+    if action == "submit":
+        return "submissions", []
+    if action == "reverify":
+        return "reverifications", []
+    if action == "return":
+        return "returns", returned(rules, **task)
+    if action == "accept":
+        return "accepted", accepted(rules, **task, on_time=at <= due, working_days_late=working_days_late)
+    return None, []
+
+
+def later_due(due: datetime | None, as_of: datetime | None, new_due: datetime | None,
+              new_as_of: datetime) -> tuple[datetime | None, datetime | None]:
+    """A task's deadline and when it was stated, after an event stating ``new_due`` at
+    ``new_as_of``: the latest statement wins, whatever order the streams' events come in."""
+    if new_due is not None and (as_of is None or new_as_of >= as_of):
+        return new_due, new_as_of
+    return due, as_of
+
+
 def returned(rules: RuleSet, *, lead: str, co_units: list[str], title: str) -> list[Entry]:
     return _by_role("returned", rules.points.returned, lead, co_units, f"退回重办：{title}")
 

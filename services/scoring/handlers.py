@@ -20,8 +20,8 @@ from shared.org_copy import copy_handler
 from shared.outbox import add_event
 
 
-def _rows(entries: list[domain.Entry], env: Envelope, rules: RuleSet, *, item_id: str | None = None,
-          task_id: str | None = None, persons: list[str] = ()) -> list[dict]:
+def ledger_rows(entries: list[domain.Entry], env: Envelope, rules: RuleSet, *, item_id: str | None = None,
+                task_id: str | None = None, persons: list[str] = ()) -> list[dict]:
     return [{"key": f"{env.id}:{e.unit}:{e.rule}", "tenant": env.tenant, "unit": e.unit,
              "centipoints": int(e.points * 100), "rule": e.rule, "rule_set_version": rules.version,
              "reason": e.reason[:500], "at": env.time, "cause_event_id": env.id,
@@ -34,14 +34,17 @@ async def _outcome(session: AsyncSession, event, env: Envelope):
     dead-lettered with the reason (task ids are unique across tenants)."""
     found = await store.outcome(session, env.tenant, event.task_id, event.lead_unit, event.item_id)
     if found.tenant != env.tenant:
-        raise PoisonMessage(f"task {event.task_id} is on the ledger of tenant {found.tenant!r}; "
-                            f"an event of tenant {env.tenant!r} may not change it")
+        raise foreign_task(event.task_id, found.tenant, env.tenant)
     return found
 
 
+def foreign_task(task_id: str, owner: str, tenant: str) -> PoisonMessage:
+    return PoisonMessage(f"task {task_id} is on the ledger of tenant {owner!r}; "
+                         f"an event of tenant {tenant!r} may not change it")
+
+
 def _set_due(outcome, due, as_of) -> None:
-    if due is not None and (outcome.due_as_of is None or as_of >= outcome.due_as_of):
-        outcome.due, outcome.due_as_of = due, as_of
+    outcome.due, outcome.due_as_of = domain.later_due(outcome.due, outcome.due_as_of, due, as_of)
 
 
 # ---- the other services' events ----------------------------------------------------------------
@@ -61,27 +64,22 @@ async def on_task_status_changed(event: TaskStatusChanged, env: Envelope, sessio
     outcome = await _outcome(session, event, env)
     _set_due(outcome, event.due, env.time)
     rules = await store.rule_set_at(session, env.tenant, env.time)
-    task = {"lead": event.lead_unit, "co_units": event.co_units, "title": event.title}
-    entries: list[domain.Entry] = []
-    if event.action == "submit":
-        outcome.submissions += 1
-    elif event.action == "reverify":
-        outcome.reverifications += 1
-    elif event.action == "return":
-        outcome.returns += 1
-        entries = domain.returned(rules, **task)
-    elif event.action == "accept":
+    counter, entries = domain.status_change(
+        rules, action=event.action, lead=event.lead_unit, co_units=event.co_units, title=event.title,
+        at=event.at, due=event.due, working_days_late=event.working_days_late)
+    if counter == "accepted":
         outcome.accepted_at = event.at
-        entries = domain.accepted(rules, **task, on_time=event.at <= event.due,
-                                  working_days_late=event.working_days_late)
-    await store.add_entries(session, _rows(entries, env, rules, item_id=event.item_id, task_id=event.task_id))
+    elif counter is not None:
+        setattr(outcome, counter, getattr(outcome, counter) + 1)
+    await store.add_entries(session, ledger_rows(entries, env, rules, item_id=event.item_id,
+                                                 task_id=event.task_id))
 
 
 async def on_task_overdue(event: TaskOverdue, env: Envelope, session: AsyncSession) -> None:
     _set_due(await _outcome(session, event, env), event.due, env.time)
     rules = await store.rule_set_at(session, env.tenant, env.time)
     entries = domain.overdue(rules, lead=event.lead_unit, co_units=event.co_units, title=event.title)
-    await store.add_entries(session, _rows(entries, env, rules, item_id=event.item_id, task_id=event.task_id))
+    await store.add_entries(session, ledger_rows(entries, env, rules, item_id=event.item_id, task_id=event.task_id))
     await announce_actions(session, env, event.lead_unit)
 
 
@@ -89,7 +87,7 @@ async def on_report_missed(event: TaskReportMissed, env: Envelope, session: Asyn
     await _outcome(session, event, env)
     rules = await store.rule_set_at(session, env.tenant, env.time)
     entries = domain.report_missed(rules, lead=event.lead_unit, title=event.title, period=event.period)
-    await store.add_entries(session, _rows(entries, env, rules, item_id=event.item_id, task_id=event.task_id))
+    await store.add_entries(session, ledger_rows(entries, env, rules, item_id=event.item_id, task_id=event.task_id))
 
 
 # ---- scoring's own events ----------------------------------------------------------------------
@@ -102,7 +100,7 @@ async def on_bulletin_issued(event: BulletinIssued, env: Envelope, session: Asyn
     entries = domain.bulletin(rules, kind=event.kind, issuer=event.issuer, units=event.units,
                               reason=event.reason)
     item = event.item_ids[0] if event.item_ids else None
-    await store.add_entries(session, _rows(entries, env, rules, item_id=item, persons=event.persons))
+    await store.add_entries(session, ledger_rows(entries, env, rules, item_id=item, persons=event.persons))
     if event.kind == "criticism":
         for unit in dict.fromkeys(event.units):
             await announce_actions(session, env, unit)
@@ -121,8 +119,8 @@ async def on_appeal_decided(event: AppealDecided, env: Envelope, session: AsyncS
     if event.decision == "reverse" and (undo := domain.reversal(contested.points, contested.rule, appeal.reason)):
         rules = await store.rule_set_at(session, env.tenant, env.time)
         undo = domain.Entry(contested.unit, undo.points, undo.rule, undo.reason)
-        await store.add_entries(session, _rows([undo], env, rules, item_id=contested.item_id,
-                                               task_id=contested.task_id))
+        await store.add_entries(session, ledger_rows([undo], env, rules, item_id=contested.item_id,
+                                                     task_id=contested.task_id))
 
 
 async def on_rule_set_published(event: RuleSetPublished, env: Envelope, session: AsyncSession) -> None:
@@ -155,12 +153,18 @@ async def announce_actions(session: AsyncSession, env: Envelope, unit: str) -> N
     criticisms, late = await store.threshold_facts(session, env.tenant, unit, year)
     for action in domain.actions(rules, unit, year.year, criticisms, late):
         if await store.mark_action_sent(session, env.tenant, action):
-            data = ActionTriggered(unit=unit, kind=action.kind, year=action.year, persons=list(action.persons),
-                                   reason=action.reason, cause_event_id=action.cause_event_id,
-                                   follow_up_working_days=rules.follow_up.get(action.kind))
-            key = f"{env.tenant}/{unit}/{action.year}/{action.kind}"
-            add_event(session, envelope(data, source="/duban/scoring", tenant=env.tenant, time=env.time,
-                                        id=uuid.uuid5(uuid.NAMESPACE_URL, key).hex))
+            add_event(session, action_event(rules, env, action))
+
+
+def action_event(rules: RuleSet, env: Envelope, action: domain.Triggered) -> Envelope:
+    """The announcement of a triggered action, with an id of its own (the same action announced
+    twice is one event on the stream)."""
+    data = ActionTriggered(unit=action.unit, kind=action.kind, year=action.year, persons=list(action.persons),
+                           reason=action.reason, cause_event_id=action.cause_event_id,
+                           follow_up_working_days=rules.follow_up.get(action.kind))
+    key = f"{env.tenant}/{action.unit}/{action.year}/{action.kind}"
+    return envelope(data, source="/duban/scoring", tenant=env.tenant, time=env.time,
+                    id=uuid.uuid5(uuid.NAMESPACE_URL, key).hex)
 
 
 FROM_INTAKE = {TaskAssigned.TYPE: on_task_assigned, OrgUnitChanged.TYPE: copy_handler(OrgUnitCopy)}

@@ -15,8 +15,13 @@ same); a message that is not a valid event is counted and reported, not fatal; a
 refuses (as the live consumer would have dead-lettered it, e.g. a task event of another tenant's
 task) has no effect and is reported.
 
-The target must be empty. Events are applied with the service's own handlers in transactions of a
-few thousand, each event in a savepoint, so an event a handler refuses is left out alone.
+The target must be empty. The events are folded in memory by the rules the handlers apply
+(fold.py: each task's outcome, the ledger's keys, each unit's threshold facts, the rule sets in
+force) and the rows written many at a time, all in one transaction, so a replay that fails leaves
+the target's tables empty; an event a handler would refuse is left out alone. ``by_handlers``
+applies each event with the service's own handlers instead, in transactions of ``batch`` events,
+each event in a savepoint: about a thousand events a second, the reference the fold is tested
+against.
 
 The NATS user needs to create consumers on the three streams (the operator, or no auth).
 
@@ -27,23 +32,25 @@ consumers record them, so the rebuilt store can take over from the live one.
 
 import asyncio
 import contextlib
+import gc
 import json
 import sys
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heapreplace
 from typing import TextIO
 
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 from sqlalchemy import func, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.scoring import handlers, periods, reports, store
+from services.scoring import fold, handlers, periods, reports, store
 from services.scoring.models import (
     ActionSent, LedgerEntry, ScoringBase, TaskOutcome,
 )
@@ -73,8 +80,8 @@ def wanted_subjects() -> dict[str, list[str]]:
 
 
 class StreamReader:
-    """Every message of ``subjects`` in ``stream`` from the first, as (stream sequence, payload)
-    batches, up to the stream's last message when ``open`` was called: an ephemeral pull consumer
+    """Every message of ``subjects`` in ``stream`` from the first, as (stream sequence, subject,
+    payload) batches, up to the stream's last message when ``open`` was called: an ephemeral pull consumer
     with no acks (nothing on the server changes). It speaks the pull protocol itself (a request
     for a batch, the next one asked for as soon as a batch is in) with a subscription callback:
     nats-py's ``fetch`` waits for each message with a timeout of its own, at a third of the speed."""
@@ -109,7 +116,7 @@ class StreamReader:
         self.total = consumer.num_pending or 0
         return self.total
 
-    async def batches(self) -> AsyncIterator[list[tuple[int, bytes]]]:
+    async def batches(self) -> AsyncIterator[list[tuple[int, str, bytes]]]:
         if self.consumer is None or self.total == 0:
             return
         nc = self.js._nc
@@ -120,23 +127,23 @@ class StreamReader:
         ready = asyncio.Event()
         batch_size = self.batch
 
-        async def on_message(msg) -> None:
-            headers = msg.headers
-            if headers and (status := headers.get("Status")):
+        def on_message(subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
+            if headers and headers.startswith(b"NATS/1.0 "):  # a status, not a message
+                status, _, description = headers[9:].split(b"\r\n", 1)[0].decode().partition(" ")
                 if status == "100":  # a heartbeat
                     return
                 if status not in ("404", "408"):  # 404/408: nothing more for this request now
-                    state["error"] = f"{status} {headers.get('Description', '')}".strip()
+                    state["error"] = f"{status} {description}".strip()
                 state["end"] = True
                 ready.set()
                 return
-            state["got"].append((msg.reply, msg.data))
+            state["got"].append((reply, subject, data))
             state["count"] += 1
             if state["count"] >= batch_size:
                 ready.set()
 
-        sub = await nc.subscribe(inbox, cb=on_message, pending_msgs_limit=4 * batch_size + 16,
-                                 pending_bytes_limit=-1)
+        sub = await nc.subscribe(inbox)
+        _RawDelivery.take(nc, sub._id, on_message)
         read, last = 0, 0
         try:
             await nc.publish(request_subject, request, reply=inbox)
@@ -153,12 +160,12 @@ class StreamReader:
                 got, ended = state["got"], state["end"]
                 state.update(got=[], count=0, end=False)
                 out = []
-                for reply, payload in got:
+                for reply, subject, payload in got:
                     seq = _sequence(reply)
                     if seq > self.last_seq:  # came in after the replay began
                         finished = True
                         break
-                    out.append((seq, payload))
+                    out.append((seq, subject.decode(), payload))
                     finished = seq == self.last_seq
                 if ended and not out and not finished:
                     # A request with nothing for it: the end, if the server agrees nothing is left.
@@ -169,6 +176,7 @@ class StreamReader:
                     read, last = read + len(out), out[-1][0]
                     yield out
         finally:
+            _RawDelivery.release(nc, sub._id)
             await sub.unsubscribe()
         if read < self.total:
             raise RuntimeError(f"reading {self.stream}: {read:,} of its {self.total:,} messages came, "
@@ -181,11 +189,54 @@ class StreamReader:
             self.consumer = None
 
 
-def _sequence(reply: str) -> int:
+class _RawDelivery:
+    """Hands the messages of chosen subscriptions of a connection to a function as the protocol
+    parser reads them — subject, reply, payload and raw headers — where nats-py would build a
+    message object, parse its headers into a dict and queue it for the subscription's task: most
+    of the time a replay spends reading. Messages of the connection's other subscriptions go
+    nats-py's way."""
+
+    _of: "weakref.WeakKeyDictionary[object, _RawDelivery]" = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def take(cls, nc, sid: int, taker: Callable[[bytes, bytes, bytes, bytes | None], None]) -> None:
+        delivery = cls._of.get(nc) or cls(nc)
+        delivery.takers[sid] = taker
+
+    @classmethod
+    def release(cls, nc, sid: int) -> None:
+        delivery = cls._of.get(nc)
+        if delivery is not None:
+            delivery.takers.pop(sid, None)
+            if not delivery.takers:
+                delivery.uninstall()
+
+    def __init__(self, nc) -> None:
+        self.nc, self.takers = nc, {}
+        self.process = nc._process_msg
+        self.patched_before = "_process_msg" in vars(nc)
+        nc._process_msg = self.process_msg
+        self._of[nc] = self
+
+    async def process_msg(self, sid, subject, reply, data, headers) -> None:
+        taker = self.takers.get(sid)
+        if taker is None:
+            return await self.process(sid, subject, reply, data, headers)
+        taker(subject, reply, data, headers)
+
+    def uninstall(self) -> None:
+        del self._of[self.nc]
+        if self.patched_before:
+            self.nc._process_msg = self.process
+        else:
+            del self.nc._process_msg  # the class's method again
+
+
+def _sequence(reply: bytes) -> int:
     """The stream sequence from a JetStream reply subject
     (``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``, or the form with a
     domain and an account hash)."""
-    tokens = reply.split(".")
+    tokens = reply.split(b".")
     return int(tokens[5]) if len(tokens) == 9 else int(tokens[7])
 
 
@@ -193,8 +244,28 @@ class Malformed(ValueError):
     pass
 
 
-def parse(payload: bytes) -> tuple[Envelope, EventData | None]:
-    """The envelope and, for a type scoring applies, its data; Malformed says what is wrong."""
+def _typed_envelope(event_type: str) -> type[Envelope]:
+    data = CATALOGUE[event_type]
+    return create_model(f"{data.__name__}Envelope", __base__=Envelope, data=(data, ...))
+
+
+# An envelope with its data's model, for each type scoring applies: one validation per message.
+_TYPED = {event_type: _typed_envelope(event_type).__pydantic_validator__ for event_type in handlers.ALL}
+
+
+def parse(payload: bytes, subject: str | None = None) -> tuple[Envelope, EventData | None]:
+    """The envelope and, for a type scoring applies, its data; Malformed says what is wrong.
+    ``subject``, the subject the message came on, is the type it most likely has (an event's
+    subject is its type): the envelope and the data are then validated in one pass."""
+    typed = _TYPED.get(subject)
+    if typed is not None:
+        try:
+            env = typed.validate_json(payload)
+        except ValidationError:
+            pass  # told below, the envelope's faults apart from the data's
+        else:
+            if env.type == subject:
+                return env, env.data
     try:
         env = Envelope.model_validate_json(payload)
     except ValidationError as exc:
@@ -222,13 +293,10 @@ class StreamStats:
     missing: bool = False
 
 
-@dataclass(order=True)
-class _Event:
-    key: tuple  # (time, stream rank, sequence)
-    env: Envelope = field(compare=False)
-    data: EventData | None = field(compare=False)
-    stream: str = field(compare=False)
-    seq: int = field(compare=False)
+# An event to apply: (time, stream rank, stream sequence, envelope, data), so the tuples order
+# themselves by the merge's key (the rank and sequence tell any two apart).
+Event = tuple[datetime, int, int, Envelope, EventData | None]
+RANK, SEQ, ENV, DATA = 1, 2, 3, 4
 
 
 class _Cursor:
@@ -237,45 +305,62 @@ class _Cursor:
     def __init__(self, reader: StreamReader, rank: int, stats: StreamStats, problems: list[str]) -> None:
         self.reader, self.rank, self.stats, self.problems = reader, rank, stats, problems
         self._batches = reader.batches()
-        self._buffer: list[_Event] = []
+        self._buffer: list[Event] = []
         self._next = 0
 
-    async def next(self) -> _Event | None:
-        while self._next >= len(self._buffer):
+    def take(self) -> Event | None:
+        """The next event read already, if any."""
+        if self._next < len(self._buffer):
+            self._next += 1
+            return self._buffer[self._next - 1]
+        return None
+
+    async def next(self) -> Event | None:
+        while (found := self.take()) is None:
             batch = await anext(self._batches, None)
             if batch is None:
                 return None
             self._buffer, self._next = self._parse(batch), 0
-        self._next += 1
-        return self._buffer[self._next - 1]
+        return found
 
-    def _parse(self, batch: list[tuple[int, bytes]]) -> list[_Event]:
+    def _parse(self, batch: list[tuple[int, str, bytes]]) -> list[Event]:
         out = []
-        stream = self.reader.stream
+        stream, rank = self.reader.stream, self.rank
         self.stats.read += len(batch)
-        for seq, payload in batch:
+        for seq, subject, payload in batch:
             try:
-                env, data = parse(payload)
+                env, data = parse(payload, subject)
             except Malformed as exc:
                 self.stats.malformed += 1
                 if len(self.problems) < 20:
                     self.problems.append(f"malformed: {stream} #{seq}: {exc}")
                 continue
-            out.append(_Event((env.time, self.rank, seq), env, data, stream, seq))
+            out.append((env.time, rank, seq, env, data))
         return out
 
 
-async def merged(cursors: list[_Cursor]) -> AsyncIterator[_Event]:
-    """The streams' events merged by time (then stream, then sequence), each stream in its order."""
-    heads: list[tuple[_Event, int]] = []
-    for i, cursor in enumerate(cursors):
-        if (first := await cursor.next()) is not None:
-            heappush(heads, (first, i))
+async def merged(cursors: list[_Cursor], size: int = 4096) -> AsyncIterator[list[Event]]:
+    """The streams' events merged by time (then stream, then sequence), each stream in its order,
+    ``size`` at a time."""
+    heads: list[Event] = [first for cursor in cursors if (first := await cursor.next()) is not None]
+    heapify(heads)
+    out: list[Event] = []
     while heads:
-        item, i = heappop(heads)
-        yield item
-        if (following := await cursors[i].next()) is not None:
-            heappush(heads, (following, i))
+        head = heads[0]
+        cursor = cursors[head[RANK]]
+        following = cursor.take()
+        if following is None:
+            following = await cursor.next()
+        if following is None:
+            heappop(heads)
+        else:
+            heapreplace(heads, following)
+        out.append(head)
+        if len(out) >= size:
+            yield out
+            out = []
+    if out:
+        yield out
 
 
 # ---- the progress bar ---------------------------------------------------------------------------
@@ -414,9 +499,12 @@ async def prepare_target(url: str) -> None:
                              "is it another service's database?")
 
 
-async def replay(nats_url: str, into: str, *, batch: int = 5000,
+async def replay(nats_url: str, into: str, *, batch: int = 5000, by_handlers: bool = False,
                  progress: Callable[[int], Progress] | None = None, nc=None) -> ReplayReport:
-    """Rebuild scoring's store in the empty database ``into`` from the streams at ``nats_url``."""
+    """Rebuild scoring's store in the empty database ``into`` from the streams at ``nats_url``:
+    folded in memory and written in one transaction, or, ``by_handlers``, applied with the
+    service's handlers in transactions of ``batch`` events (slow: the reference the fold is
+    tested against)."""
     import nats
 
     started = time.perf_counter()
@@ -437,9 +525,11 @@ async def replay(nats_url: str, into: str, *, batch: int = 5000,
         bar = progress(total) if progress is not None else None
         cursors = [_Cursor(r, rank, report.streams[r.stream], report.problems)
                    for rank, r in enumerate(readers)]
-        applier = _Applier(into, report)
+        applier = _Applier(into, report, batch) if by_handlers else _FoldApplier(into, report)
         try:
-            await _apply_all(merged(cursors), applier, report, batch, bar)
+            with _no_cycle_collection():
+                await applier.start()
+                await _apply_all(merged(cursors), applier, report, bar)
         finally:
             await applier.close()
         if bar is not None:
@@ -453,34 +543,45 @@ async def replay(nats_url: str, into: str, *, batch: int = 5000,
     return report
 
 
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """Python's cycle collector off while the replay runs: each event makes a few objects, and the
+    collector, run every few hundred of them, walks the fold's millions of live ones again and
+    again — nearly half the replay's time. What the replay throws away, reference counting frees
+    (its state holds no cycles)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 async def _quiet(_error: Exception) -> None:
     """nats-py logs each failed connection attempt with a traceback; the caller reports the end."""
 
 
-async def _apply_all(events: AsyncIterator[_Event], applier, report: ReplayReport, batch: int,
+async def _apply_all(events: AsyncIterator[list[Event]], applier, report: ReplayReport,
                      bar: Progress | None) -> None:
     seen: set[str] = set()
-    chunk: list[_Event] = []
     processed = 0
-    async for item in events:
-        processed += 1
-        if item.data is None:
-            report.foreign += 1
-        elif item.env.id in seen:
-            report.duplicates += 1
-        else:
-            seen.add(item.env.id)
-            chunk.append(item)
-            if len(chunk) >= batch:
-                await applier.apply(chunk)
-                chunk = []
-        if bar is not None and not processed % 256:
+    async for chunk in events:
+        fresh = []
+        for item in chunk:
+            event_id = item[ENV].id
+            if item[DATA] is None:
+                report.foreign += 1
+            elif event_id in seen:
+                report.duplicates += 1
+            else:
+                seen.add(event_id)
+                fresh.append(item)
+        await applier.apply(fresh)
+        processed += len(chunk)
+        if bar is not None:
             bar.update(processed + report.malformed)
-    if chunk:
-        await applier.apply(chunk)
     await applier.finish()
-    if bar is not None:
-        bar.update(processed + report.malformed)
 
 
 def _durables() -> dict[str, str]:
@@ -488,28 +589,109 @@ def _durables() -> dict[str, str]:
     return {s.stream: s.durable(SERVICE) for s in handlers.SUBSCRIPTIONS}
 
 
+def _refused(report: ReplayReport, item: Event, exc: Exception) -> None:
+    report.refused += 1
+    if len(report.problems) < 40:
+        env = item[ENV]
+        report.problems.append(f"refused: {STREAMS[item[RANK]]} #{item[SEQ]} {env.type} "
+                               f"({env.id}): {type(exc).__name__}: {exc}"[:400])
+
+
+class _FoldApplier:
+    """The events folded in memory (fold.py), the rows written as they pile up, all in one
+    transaction: a replay that fails leaves the target's tables empty."""
+
+    ROWS_PER_WRITE = 20_000
+    SQLITE_CACHE_KIB = 512 * 1024
+
+    def __init__(self, url: str, report: ReplayReport) -> None:
+        self.report = report
+        self.engine = make_engine(url)
+        self.conn = self.transaction = None
+
+    async def start(self) -> None:
+        self.conn = await self.engine.connect()
+        self.transaction = await self.conn.begin()
+        if self.conn.dialect.name == "sqlite":
+            # The indexes of a million rows (event ids, ledger keys: random order) far outgrow
+            # SQLite's default 2 MB page cache; this connection's own, for the replay only.
+            await self.conn.exec_driver_sql(f"PRAGMA cache_size = -{self.SQLITE_CACHE_KIB}")
+        self.fold = fold.Fold(postgres=self.conn.dialect.name == "postgresql", durables=_durables())
+        self.writer = fold.Writer(self.conn)
+
+    async def apply(self, items: list[Event]) -> None:
+        state, on = self.fold, self.fold.on
+        now = datetime.now(UTC)
+        applied = 0
+        for item in items:
+            env, data = item[ENV], item[DATA]
+            handler = on.get(env.type)
+            try:
+                if handler is not None:
+                    handler(data, env)
+                else:
+                    period = state.period_to_close(data, env)
+            except Exception as exc:
+                _refused(self.report, item, exc)
+                continue
+            if handler is None and not await self._close_period(item, period):
+                continue
+            state.processed(STREAMS[item[RANK]], env, now)
+            applied += 1
+        self.report.applied += applied
+        if state.pending() >= self.ROWS_PER_WRITE:
+            await self.writer.flush(state)
+
+    async def _close_period(self, item: Event, period: periods.Period) -> bool:
+        """The close of ``period`` with its ranking as the store holds it now (written first)."""
+        env, data = item[ENV], item[DATA]
+        await self.writer.flush(self.fold)
+        try:
+            async with self.conn.begin_nested():
+                report = await self.writer.ranking(env.tenant, period)
+        except Exception as exc:
+            _refused(self.report, item, exc)
+            return False
+        self.fold.on_period_closed(data, env, report)
+        return True
+
+    async def finish(self) -> None:
+        await self.writer.flush(self.fold)
+        await self.transaction.commit()
+        self.report.actions = len(self.fold.sent)
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()  # rolls back what was not committed
+        await self.engine.dispose()
+
+
 class _Applier:
     """A chunk of events in one transaction, each in a savepoint, with the service's handlers; the
     events of the other services are recorded as processed, as scoring's consumers record them."""
 
-    def __init__(self, url: str, report: ReplayReport) -> None:
-        self.report = report
+    def __init__(self, url: str, report: ReplayReport, batch: int) -> None:
+        self.report, self.batch = report, batch
         self.durables = _durables()
         self.engine = make_engine(url)
         self.sessions = session_factory(self.engine)
+        self.waiting: list[Event] = []
 
-    def refused(self, item: _Event, exc: Exception) -> None:
-        self.report.refused += 1
-        if len(self.report.problems) < 40:
-            self.report.problems.append(f"refused: {item.stream} #{item.seq} {item.env.type} "
-                                        f"({item.env.id}): {type(exc).__name__}: {exc}"[:400])
+    async def start(self) -> None:
+        pass
 
-    def inbox_rows(self, items: list[_Event]) -> list[dict]:
+    def inbox_rows(self, items: list[Event]) -> list[dict]:
         now = datetime.now(UTC)
-        return [{"consumer": self.durables[i.stream], "event_id": i.env.id, "processed_at": now}
-                for i in items if i.stream in self.durables]
+        return [{"consumer": self.durables[STREAMS[i[RANK]]], "event_id": i[ENV].id, "processed_at": now}
+                for i in items if STREAMS[i[RANK]] in self.durables]
 
-    async def apply(self, chunk: list[_Event]) -> None:
+    async def apply(self, items: list[Event]) -> None:
+        self.waiting += items
+        while len(self.waiting) >= self.batch:
+            chunk, self.waiting = self.waiting[:self.batch], self.waiting[self.batch:]
+            await self._apply_chunk(chunk)
+
+    async def _apply_chunk(self, chunk: list[Event]) -> None:
         """The chunk in one transaction; if a handler refuses an event, the chunk again with each
         event in a savepoint, so only the refused ones are left out."""
         try:
@@ -517,21 +699,22 @@ class _Applier:
         except Exception:
             await self._apply(chunk, one_by_one=True)
 
-    async def _apply(self, chunk: list[_Event], *, one_by_one: bool) -> None:
+    async def _apply(self, chunk: list[Event], *, one_by_one: bool) -> None:
         async with self.sessions() as session, session.begin():
             applied = []
             for item in chunk:
+                env, data = item[ENV], item[DATA]
                 if not one_by_one:
-                    await handlers.ALL[item.env.type](item.data, item.env, session)
+                    await handlers.ALL[env.type](data, env, session)
                     applied.append(item)
                     continue
                 savepoint = await session.begin_nested()
                 try:
-                    await handlers.ALL[item.env.type](item.data, item.env, session)
+                    await handlers.ALL[env.type](data, env, session)
                     await session.flush()
                 except Exception as exc:
                     await savepoint.rollback()
-                    self.refused(item, exc)
+                    _refused(self.report, item, exc)
                 else:
                     await savepoint.commit()
                     applied.append(item)
@@ -540,6 +723,9 @@ class _Applier:
         self.report.applied += len(applied)
 
     async def finish(self) -> None:
+        if self.waiting:
+            await self._apply_chunk(self.waiting)
+            self.waiting = []
         async with self.sessions() as session, session.begin():
             self.report.actions = await session.run_sync(_mark_outbox_published)
 

@@ -308,6 +308,27 @@ def test_reversing_a_zero_entry_books_nothing(points):
     assert domain.reversal(points, "returned.co", "r") is None
 
 
+@pytest.mark.parametrize("action, counter", [("submit", "submissions"), ("reverify", "reverifications"),
+                                             ("return", "returns"), ("accept", "accepted"),
+                                             ("sign", None), ("suspend", None)])
+def test_a_task_move_adds_to_one_counter_of_its_outcome(action, counter):
+    at, due = utc(2026, 3, 2, 1), utc(2026, 3, 3, 1)
+    found, entries = domain.status_change(RULES, action=action, lead="U1", co_units=["U2"], title="t",
+                                          at=at, due=due, working_days_late=0)
+    assert found == counter
+    points = {"return": {"U1": Decimal(-2)}, "accept": {"U1": Decimal(1), "U2": Decimal(1)}}
+    assert points_by_unit(entries) == points.get(action, {})
+
+
+def test_the_latest_stated_deadline_wins_whatever_order_the_events_come_in():
+    first, second = utc(2026, 3, 10), utc(2026, 3, 20)
+    told_early, told_late = utc(2026, 3, 1), utc(2026, 3, 5)
+    assert domain.later_due(None, None, first, told_early) == (first, told_early)
+    assert domain.later_due(first, told_early, second, told_late) == (second, told_late)
+    assert domain.later_due(second, told_late, first, told_early) == (second, told_late)  # older news
+    assert domain.later_due(second, told_late, None, utc(2026, 4, 1)) == (second, told_late)  # no deadline
+
+
 # ---- 4. seed 004: criticisms in a year, and the escalation ladder ------------------------------
 
 UNIT = "town-baimiao"  # a township (乡镇)
