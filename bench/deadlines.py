@@ -268,7 +268,9 @@ def measure(count: int, *, db: str | None = None, fires: int = 1_000, window_s: 
         shutil.rmtree(tmp, ignore_errors=True)
     theirs = measure_apscheduler(count, fires, window_s)
     ratio = theirs["apscheduler_rss_mb"] / ours["deadline_rss_mb"]
-    return {**ours, **theirs, "deadlines_per_gb_ratio": ratio, "load_avg_1m": os.getloadavg()[0]}
+    schedule_ratio = ours["deadline_schedule_per_s"] / theirs["apscheduler_schedule_per_s"]
+    return {**ours, **theirs, "deadlines_per_gb_ratio": ratio, "schedule_rate_ratio": schedule_ratio,
+            "load_avg_1m": os.getloadavg()[0]}
 
 
 def main() -> None:

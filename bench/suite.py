@@ -69,7 +69,7 @@ def run_stats(sizes: Sizes, db: str | None) -> dict:
 def run_replay(sizes: Sizes, db: str | None) -> dict:
     from bench import scoring_replay
 
-    result = scoring_replay.measure(sizes.replay_events)
+    result = scoring_replay.measure(sizes.replay_events, db)
     events, seconds = result.get("replay_events"), result.get("replay_s")
     if events and seconds and events != 1_000_000:
         result["replay_1m_projected_s"] = round(seconds * 1_000_000 / events, 1)
@@ -94,6 +94,11 @@ GOALS: dict[str, Goal] = {
     "e2e_assignments_per_s": Goal(
         "≥ 25% of raw pull+ack",
         lambda f: f["e2e_assignments_per_s"] >= 0.25 * f["raw_jetstream_pull_ack_per_s"]),
+    "deadline_rss_mb": Goal("< 500 MB at 1,000,000",
+                            lambda f: f["deadline_count"] >= 1_000_000 and f["deadline_rss_mb"] < 500),
+    "deadline_lag_p99_ms": Goal("≤ 1 s", lambda f: f["deadline_lag_p99_ms"] <= 1000),
+    "deadlines_per_gb_ratio": Goal("≥ 10× APScheduler", lambda f: f["deadlines_per_gb_ratio"] >= 10),
+    "schedule_rate_ratio": Goal("≥ 10× APScheduler", lambda f: f["schedule_rate_ratio"] >= 10),
     "ledger_p95_ms": Goal("≤ 50 ms", lambda f: f["ledger_p95_ms"] <= 50),
     "ledger_worst_p95_ms": Goal("≤ 50 ms", lambda f: f["ledger_worst_p95_ms"] <= 50),
     "period_stats_p95_ms": Goal("≤ 200 ms", lambda f: f["period_stats_p95_ms"] <= 200),
@@ -107,7 +112,9 @@ SHOWN = {
     "e2e": ["e2e_assignments_per_s", "raw_jetstream_publish_per_s", "raw_jetstream_pull_ack_per_s",
             "e2e_share_of_raw_pull_ack", "e2e_post_per_s", "e2e_bulk_assignments_per_s", "e2e_latency_rate_per_s",
             "e2e_p50_ms", "e2e_p99_ms"],
-    "deadlines": ["deadline_count", "deadline_rss_mb", "deadline_lag_p99_ms"],
+    "deadlines": ["deadline_count", "deadline_load_s", "deadline_rss_mb", "deadline_lag_p50_ms",
+                  "deadline_lag_p99_ms", "deadline_schedule_per_s", "apscheduler_rss_mb",
+                  "apscheduler_schedule_per_s", "deadlines_per_gb_ratio", "schedule_rate_ratio"],
     "ledger": ["ledger_tasks", "ledger_p50_ms", "ledger_p95_ms", "ledger_cpu_p95_ms", "ledger_worst_p95_ms",
                "ledger_count_worst_p95_ms"],
     "stats": ["stats_tasks", "period_stats_p50_ms", "period_stats_p95_ms", "period_stats_cpu_p50_ms",
