@@ -39,10 +39,12 @@ from sqlalchemy import insert
 
 from duban.launcher import nats_server_binary, wait_for_port
 from services.tracking import handlers
-from services.tracking.models import TrackedTask, TrackingBase
+from services.tracking.migrations import HISTORY
+from services.tracking.models import TrackedTask
 from shared.bus import declare_stream
 from shared.clock import write_offset
-from shared.db import PlumbingBase, create_tables, make_engine, session_factory
+from shared.db import make_engine, session_factory
+from shared.migrations import upgrade
 from shared.events import TaskAssigned, envelope
 from shared.settings import Settings
 from shared.streams import StreamSpec
@@ -104,8 +106,8 @@ def task_rows(count: int, fires: int, base: datetime, window_s: float, rng: rand
 
 
 async def fill(url: str, count: int, fires: int, base: datetime, window_s: float) -> float:
+    await upgrade(url, HISTORY)  # tracking's tables, as at its start
     engine = make_engine(url)
-    await create_tables(engine, [PlumbingBase.metadata, TrackingBase.metadata])
     started = time.perf_counter()
     batch: list[dict] = []
     for row in task_rows(count, fires, base, window_s, random.Random(7)):
@@ -169,12 +171,13 @@ def start_tracking(tmp: Path, nats_url: str, db_url: str) -> tuple[subprocess.Po
     return proc, f"http://127.0.0.1:{port}"
 
 
-def wait_ready(proc: subprocess.Popen, url: str, timeout: float = 600) -> None:
+def wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=2) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"tracking exited with {proc.returncode} (see its log)")
+                tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+                raise RuntimeError(f"tracking exited with {proc.returncode}: " + " | ".join(tail))
             try:
                 if client.get(f"{url}/readyz").status_code == 200:
                     return
@@ -234,7 +237,7 @@ def measure_tracking(count: int, fires: int, window_s: float, db: str | None, tm
         asyncio.run(declare_intake_stream(bus.url))
         started = time.perf_counter()
         proc, url = start_tracking(tmp, bus.url, db_url)
-        wait_ready(proc, url)
+        wait_ready(proc, url, tmp / "tracking.log")
         load_s = time.perf_counter() - started
         load_cpu = cpu_s(proc.pid)
         fired = asyncio.run(watch_reminders(proc, bus.url, base, fires, window_s))
