@@ -27,8 +27,9 @@ class LedgerEntry(ScoringBase, table=True):
 
     __tablename__ = "ledger_entry"
     __table_args__ = (
-        Index("ix_ledger_entry_unit", "tenant", "unit", "at"),
-        # a period's lines of every unit, with all a ranking sums (read from the index alone)
+        # a unit's lines in time order, and (with the period's) all a ranking sums, read from
+        # the indexes alone: some units' lines of a period, or every unit's
+        Index("ix_ledger_entry_unit", "tenant", "unit", "at", "rule", "centipoints"),
         Index("ix_ledger_entry_period", "tenant", "at", "unit", "rule", "centipoints"),
     )
 
@@ -53,15 +54,18 @@ class LedgerEntry(ScoringBase, table=True):
         return Decimal(self.centipoints) / 100
 
 
+_RATED = ("urgency", "accepted_at", "submissions", "returns", "reverifications")
+
+
 class TaskOutcome(ScoringBase, table=True):
     """What the rates need of a task: who leads it, its deadline, how its review went."""
 
     __tablename__ = "task_outcome"
     __table_args__ = (
-        Index("ix_task_outcome_unit_due", "tenant", "lead_unit", "due"),
-        # the tasks due in a period, with all the rates count (read from the index alone)
-        Index("ix_task_outcome_period", "tenant", "due", "lead_unit", "urgency", "accepted_at", "submissions",
-              "returns", "reverifications"),
+        # the tasks due in a period with all the rates count, read from the indexes alone: some
+        # units' tasks, or every unit's
+        Index("ix_task_outcome_unit_due", "tenant", "lead_unit", "due", *_RATED),
+        Index("ix_task_outcome_period", "tenant", "due", "lead_unit", *_RATED),
     )
 
     task_id: str = Field(primary_key=True, max_length=32)

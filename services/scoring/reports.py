@@ -12,7 +12,7 @@ from services.scoring.models import (
 from services.scoring.periods import Period
 from services.scoring.rules import RuleSet
 
-NO_LINES = store.LedgerSums(0, 0, 0)
+NONE = store.Lines(0, 0)
 
 
 def rates_public(rates: domain.Rates) -> RatesPublic:
@@ -30,7 +30,7 @@ def links(entry: LedgerEntry) -> dict[str, str]:
 
 async def unit_rates(session: AsyncSession, tenant: str, unit: str, period: Period) -> domain.Rates:
     return _rates(await store.tallies(session, tenant, period, [unit]),
-                  await store.ledger_sums(session, tenant, period, [unit]), unit)
+                  await store.lines_by_rule(session, tenant, period, [unit]), unit)
 
 
 async def unit_score(session: AsyncSession, tenant: str, unit: str, period: Period) -> ScorePublic:
@@ -61,30 +61,30 @@ async def ranking(session: AsyncSession, tenant: str, period: Period, *, under: 
         raise HTTPException(409, "rankings are switched off for this tenant's rule set "
                                  f"{rules.version}")
     restrict = None if under is None else store.active_subtree(tenant, under)
-    sums = await store.ledger_sums(session, tenant, period, restrict)
+    booked = await store.lines_by_rule(session, tenant, period, restrict)
     tallied = await store.tallies(session, tenant, period, restrict)
     units = await store.units_under(session, tenant, under)
     if under is None:  # every unit of the tree, and every unit with points or tasks due
-        units = sorted({*units, *sums, *tallied})
-    standings = [_standing(rules, u, tallied, sums) for u in units]
+        units = sorted({*units, *booked, *tallied})
+    standings = [_standing(rules, u, tallied, booked) for u in units]
     if normalise:
         standings = domain.normalised(standings, rules.base_score)
     names = await store.unit_names(session, tenant, units)
     return RankingPublic(period=period.name, under=under, normalised=normalise, units=[
         StandingPublic(rank=s.rank, unit=s.unit, name=names.get(s.unit), total=s.total, score=s.score,
-                       workload=s.workload, rates=rates_public(_rates(tallied, sums, s.unit)))
+                       workload=s.workload, rates=rates_public(_rates(tallied, booked, s.unit)))
         for s in domain.ranked(standings)])
 
 
 def _standing(rules: RuleSet, unit: str, tallied: dict[str, dict[str, domain.Tally]],
-              sums: dict[str, store.LedgerSums]) -> domain.Standing:
-    total = rules.base_score + Decimal(sums.get(unit, NO_LINES).centipoints) / 100
+              booked: dict[str, dict[str, store.Lines]]) -> domain.Standing:
+    total = rules.base_score + Decimal(sum(n.centipoints for n in booked.get(unit, {}).values())) / 100
     due = {urgency: t.due for urgency, t in tallied.get(unit, {}).items()}
     return domain.Standing(unit, total, domain.weighed(due, rules.rankings.workload_weights), total)
 
 
-def _rates(tallied: dict[str, dict[str, domain.Tally]], sums: dict[str, store.LedgerSums],
+def _rates(tallied: dict[str, dict[str, domain.Tally]], booked: dict[str, dict[str, store.Lines]],
            unit: str) -> domain.Rates:
-    lines = sums.get(unit, NO_LINES)
-    return domain.rates_of(sum(tallied.get(unit, {}).values(), domain.Tally()), lines.overdue,
-                           lines.missed_reports)
+    lines = booked.get(unit, {})
+    return domain.rates_of(sum(tallied.get(unit, {}).values(), domain.Tally()),
+                           lines.get("overdue.lead", NONE).count, lines.get("report_missed.lead", NONE).count)
