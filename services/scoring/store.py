@@ -116,10 +116,6 @@ async def lines_by_rule(session: AsyncSession, tenant: str, period: Period,
     return found
 
 
-def _counting(condition) -> ColumnElement[int]:
-    return func.sum(case((condition, 1), else_=0))
-
-
 async def reversed_keys(session: AsyncSession, tenant: str) -> set[str]:
     query = select(Appeal.entry_key).where(Appeal.tenant == tenant, Appeal.status == "reversed")
     return set((await session.exec(query)).all())
@@ -158,6 +154,10 @@ async def outcome(session: AsyncSession, tenant: str, task_id: str, lead_unit: s
         found = TaskOutcome(task_id=task_id, tenant=tenant, lead_unit=lead_unit, item_id=item_id)
         session.add(found)
     return found
+
+
+def _counting(condition) -> ColumnElement[int]:
+    return func.sum(case((condition, 1), else_=0))
 
 
 async def tallies(session: AsyncSession, tenant: str, period: Period,
