@@ -7,7 +7,8 @@ outcomes when asked. So the same events give the same scores whatever order they
 which is what lets ``duban scoring replay`` reproduce them exactly.
 """
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -171,7 +172,12 @@ class Outcome:
 
 def workload(urgencies: list[str], weights) -> Decimal:
     """A unit's workload: each task it leads weighs by its urgency (unknown urgencies as normal)."""
-    return sum((getattr(weights, u, weights.normal) for u in urgencies), ZERO)
+    return weighed(Counter(urgencies), weights)
+
+
+def weighed(tasks_by_urgency: Mapping[str, int], weights) -> Decimal:
+    """``workload`` from the number of tasks of each urgency (as the store counts them)."""
+    return sum((getattr(weights, u, weights.normal) * n for u, n in tasks_by_urgency.items()), ZERO)
 
 
 @dataclass(frozen=True)
@@ -191,16 +197,43 @@ def ratio(part: int, whole: int) -> Decimal | None:
     return None if whole == 0 else (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
 
 
-def rates(outcomes: list[Outcome], overdue_count: int, missed_report_count: int) -> Rates:
+@dataclass(frozen=True)
+class Tally:
+    """A unit's tasks due in a period, counted as the rates need them. The store counts them in
+    SQL with the same definitions as ``tally`` (tests hold the two to the same figures)."""
+
+    due: int = 0
+    completed: int = 0  # accepted
+    on_time: int = 0  # accepted by the deadline
+    submitted: int = 0  # submitted at least once
+    returned: int = 0  # submitted and returned at least once
+    reverified: int = 0  # submitted and sent for re-verification at least once
+
+    def __add__(self, other: "Tally") -> "Tally":
+        return Tally(self.due + other.due, self.completed + other.completed, self.on_time + other.on_time,
+                     self.submitted + other.submitted, self.returned + other.returned,
+                     self.reverified + other.reverified)
+
+
+def tally(outcomes: list[Outcome]) -> Tally:
     done = [o for o in outcomes if o.accepted_at is not None]
-    on_time = [o for o in done if o.accepted_at <= o.due]
     submitted = [o for o in outcomes if o.submissions > 0]
+    return Tally(due=len(outcomes), completed=len(done), on_time=sum(o.accepted_at <= o.due for o in done),
+                 submitted=len(submitted), returned=sum(o.returns > 0 for o in submitted),
+                 reverified=sum(o.reverifications > 0 for o in submitted))
+
+
+def rates(outcomes: list[Outcome], overdue_count: int, missed_report_count: int) -> Rates:
+    return rates_of(tally(outcomes), overdue_count, missed_report_count)
+
+
+def rates_of(counts: Tally, overdue_count: int, missed_report_count: int) -> Rates:
     return Rates(
-        tasks_due=len(outcomes), completed=len(done), completed_on_time=len(on_time),
-        completion_rate=ratio(len(done), len(outcomes)),
-        on_time_rate=ratio(len(on_time), len(outcomes)),
-        return_rate=ratio(sum(o.returns > 0 for o in submitted), len(submitted)),
-        reverification_rate=ratio(sum(o.reverifications > 0 for o in submitted), len(submitted)),
+        tasks_due=counts.due, completed=counts.completed, completed_on_time=counts.on_time,
+        completion_rate=ratio(counts.completed, counts.due),
+        on_time_rate=ratio(counts.on_time, counts.due),
+        return_rate=ratio(counts.returned, counts.submitted),
+        reverification_rate=ratio(counts.reverified, counts.submitted),
         overdue_count=overdue_count, missed_report_count=missed_report_count,
     )
 

@@ -26,7 +26,12 @@ class LedgerEntry(ScoringBase, table=True):
     """One line of the point ledger; never edited, only added to (a reversal is a new line)."""
 
     __tablename__ = "ledger_entry"
-    __table_args__ = (Index("ix_ledger_entry_unit", "tenant", "unit", "at"),)
+    __table_args__ = (
+        # a unit's lines in time order, and (with the period's) all a ranking sums, read from
+        # the indexes alone: some units' lines of a period, or every unit's
+        Index("ix_ledger_entry_unit", "tenant", "unit", "at", "rule", "centipoints"),
+        Index("ix_ledger_entry_period", "tenant", "at", "unit", "rule", "centipoints"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # "<cause event id>:<unit>:<rule>": the same fact applied twice is one entry.
@@ -49,11 +54,19 @@ class LedgerEntry(ScoringBase, table=True):
         return Decimal(self.centipoints) / 100
 
 
+_RATED = ("urgency", "accepted_at", "submissions", "returns", "reverifications")
+
+
 class TaskOutcome(ScoringBase, table=True):
     """What the rates need of a task: who leads it, its deadline, how its review went."""
 
     __tablename__ = "task_outcome"
-    __table_args__ = (Index("ix_task_outcome_unit_due", "tenant", "lead_unit", "due"),)
+    __table_args__ = (
+        # the tasks due in a period with all the rates count, read from the indexes alone: some
+        # units' tasks, or every unit's
+        Index("ix_task_outcome_unit_due", "tenant", "lead_unit", "due", *_RATED),
+        Index("ix_task_outcome_period", "tenant", "due", "lead_unit", *_RATED),
+    )
 
     task_id: str = Field(primary_key=True, max_length=32)
     tenant: str = Field(max_length=64)

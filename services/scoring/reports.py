@@ -8,14 +8,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.scoring import domain, periods, store
 from services.scoring.models import (
     ActionPublic, EntryPublic, LedgerEntry, RankingPublic, RatesPublic, ScorePublic, StandingPublic,
-    TaskOutcome,
 )
 from services.scoring.periods import Period
+from services.scoring.rules import RuleSet
 
-
-def _outcome(row: TaskOutcome) -> domain.Outcome:
-    return domain.Outcome(due=row.due, accepted_at=row.accepted_at, submissions=row.submissions,
-                          returns=row.returns, reverifications=row.reverifications)
+NONE = store.Lines(0, 0)
 
 
 def rates_public(rates: domain.Rates) -> RatesPublic:
@@ -32,10 +29,8 @@ def links(entry: LedgerEntry) -> dict[str, str]:
 
 
 async def unit_rates(session: AsyncSession, tenant: str, unit: str, period: Period) -> domain.Rates:
-    outcomes = await store.outcomes_due(session, tenant, period, [unit])
-    overdue = await store.counted_by_unit(session, tenant, period, "overdue.lead")
-    missed = await store.counted_by_unit(session, tenant, period, "report_missed.lead")
-    return domain.rates([_outcome(o) for o in outcomes], overdue.get(unit, 0), missed.get(unit, 0))
+    return _rates(await store.tallies(session, tenant, period, [unit]),
+                  await store.lines_by_rule(session, tenant, period, [unit]), unit)
 
 
 async def unit_score(session: AsyncSession, tenant: str, unit: str, period: Period) -> ScorePublic:
@@ -65,29 +60,31 @@ async def ranking(session: AsyncSession, tenant: str, period: Period, *, under: 
     if enforce_switch and not rules.rankings.enabled:
         raise HTTPException(409, "rankings are switched off for this tenant's rule set "
                                  f"{rules.version}")
-    points = await store.points_by_unit(session, tenant, period)
+    restrict = None if under is None else store.active_subtree(tenant, under)
+    booked = await store.lines_by_rule(session, tenant, period, restrict)
+    tallied = await store.tallies(session, tenant, period, restrict)
     units = await store.units_under(session, tenant, under)
     if under is None:  # every unit of the tree, and every unit with points or tasks due
-        outcomes = await store.outcomes_due(session, tenant, period)
-        units = sorted({*units, *points, *(o.lead_unit for o in outcomes)})
-    else:
-        outcomes = await store.outcomes_due(session, tenant, period, units)
-    overdue = await store.counted_by_unit(session, tenant, period, "overdue.lead")
-    missed = await store.counted_by_unit(session, tenant, period, "report_missed.lead")
-    by_unit: dict[str, list[domain.Outcome]] = {u: [] for u in units}
-    urgencies: dict[str, list[str]] = {u: [] for u in units}
-    for row in outcomes:
-        by_unit[row.lead_unit].append(_outcome(row))
-        urgencies[row.lead_unit].append(row.urgency)
-    weights = rules.rankings.workload_weights
-    standings = [domain.Standing(u, total := rules.base_score + Decimal(points.get(u, 0)) / 100,
-                                 domain.workload(urgencies[u], weights), total) for u in units]
+        units = sorted({*units, *booked, *tallied})
+    standings = [_standing(rules, u, tallied, booked) for u in units]
     if normalise:
         standings = domain.normalised(standings, rules.base_score)
     names = await store.unit_names(session, tenant, units)
     return RankingPublic(period=period.name, under=under, normalised=normalise, units=[
         StandingPublic(rank=s.rank, unit=s.unit, name=names.get(s.unit), total=s.total, score=s.score,
-                       workload=s.workload,
-                       rates=rates_public(domain.rates(by_unit[s.unit], overdue.get(s.unit, 0),
-                                                       missed.get(s.unit, 0))))
+                       workload=s.workload, rates=rates_public(_rates(tallied, booked, s.unit)))
         for s in domain.ranked(standings)])
+
+
+def _standing(rules: RuleSet, unit: str, tallied: dict[str, dict[str, domain.Tally]],
+              booked: dict[str, dict[str, store.Lines]]) -> domain.Standing:
+    total = rules.base_score + Decimal(sum(n.centipoints for n in booked.get(unit, {}).values())) / 100
+    due = {urgency: t.due for urgency, t in tallied.get(unit, {}).items()}
+    return domain.Standing(unit, total, domain.weighed(due, rules.rankings.workload_weights), total)
+
+
+def _rates(tallied: dict[str, dict[str, domain.Tally]], booked: dict[str, dict[str, store.Lines]],
+           unit: str) -> domain.Rates:
+    lines = booked.get(unit, {})
+    return domain.rates_of(sum(tallied.get(unit, {}).values(), domain.Tally()),
+                           lines.get("overdue.lead", NONE).count, lines.get("report_missed.lead", NONE).count)

@@ -1,9 +1,11 @@
 """scoring's reads and writes (no rules here: those are in domain.py)."""
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, time
+from typing import NamedTuple
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, CompoundSelect, Select, case, func, literal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +18,7 @@ from services.scoring.periods import OFFICE_ZONE, Period, local_day
 from shared.db import insert_ignoring_duplicates
 from shared.org_copy import below_ids
 
+Units = Sequence[str] | Select | CompoundSelect | None  # some units (ids, or a query for them), or all
 _parsed: dict[tuple[str, str], rules.RuleSet] = {}  # published versions never change
 _RULE_SETS = "duban.scoring.rule_sets"
 
@@ -91,21 +94,26 @@ async def entry_by_key(session: AsyncSession, key: str) -> LedgerEntry | None:
     return (await session.exec(select(LedgerEntry).where(LedgerEntry.key == key))).first()
 
 
-async def points_by_unit(session: AsyncSession, tenant: str, period: Period) -> dict[str, int]:
+class Lines(NamedTuple):
+    count: int
+    centipoints: int
+
+
+async def lines_by_rule(session: AsyncSession, tenant: str, period: Period,
+                        units: Units = None) -> dict[str, dict[str, Lines]]:
+    """The period's ledger lines (of ``units``, if given) counted and summed per unit and rule.
+    Grouping by the rule too keeps SQLite on the period's index for every unit's lines (grouping
+    by unit alone, it would walk the tenant's lines in unit order)."""
     start, end = bounds(period)
-    query = (select(LedgerEntry.unit, func.sum(LedgerEntry.centipoints))
+    query = (select(LedgerEntry.unit, LedgerEntry.rule, func.count(), func.sum(LedgerEntry.centipoints))
              .where(LedgerEntry.tenant == tenant, col(LedgerEntry.at) >= start, col(LedgerEntry.at) < end)
-             .group_by(LedgerEntry.unit))
-    return {unit: int(total) for unit, total in (await session.exec(query)).all()}
-
-
-async def counted_by_unit(session: AsyncSession, tenant: str, period: Period, rule: str) -> dict[str, int]:
-    start, end = bounds(period)
-    query = (select(LedgerEntry.unit, func.count())
-             .where(LedgerEntry.tenant == tenant, LedgerEntry.rule == rule,
-                    col(LedgerEntry.at) >= start, col(LedgerEntry.at) < end)
-             .group_by(LedgerEntry.unit))
-    return dict((await session.exec(query)).all())
+             .group_by(LedgerEntry.unit, LedgerEntry.rule))
+    if units is not None:
+        query = query.where(col(LedgerEntry.unit).in_(units))
+    found: dict[str, dict[str, Lines]] = {}
+    for unit, rule, count, centipoints in (await session.exec(query)).all():
+        found.setdefault(unit, {})[rule] = Lines(int(count), int(centipoints))
+    return found
 
 
 async def reversed_keys(session: AsyncSession, tenant: str) -> set[str]:
@@ -148,25 +156,42 @@ async def outcome(session: AsyncSession, tenant: str, task_id: str, lead_unit: s
     return found
 
 
-async def outcomes_due(session: AsyncSession, tenant: str, period: Period,
-                       units: list[str] | None = None) -> list[TaskOutcome]:
-    start, end = bounds(period)
-    query = select(TaskOutcome).where(TaskOutcome.tenant == tenant, col(TaskOutcome.due) >= start,
-                                      col(TaskOutcome.due) < end)
-    if units is not None:
-        query = query.where(col(TaskOutcome.lead_unit).in_(units))
-    return list((await session.exec(query)).all())
+def _counting(condition) -> ColumnElement[int]:
+    return func.sum(case((condition, 1), else_=0))
 
+
+async def tallies(session: AsyncSession, tenant: str, period: Period,
+                  units: Units = None) -> dict[str, dict[str, domain.Tally]]:
+    """The tasks due in the period (led by one of ``units``, if given), counted per lead unit and
+    urgency as ``domain.tally`` counts them."""
+    start, end = bounds(period)
+    t = TaskOutcome
+    submitted = col(t.submissions) > 0
+    query = (select(t.lead_unit, t.urgency, func.count(), func.count(col(t.accepted_at)),
+                    _counting(col(t.accepted_at) <= col(t.due)), _counting(submitted),
+                    _counting(submitted & (col(t.returns) > 0)), _counting(submitted & (col(t.reverifications) > 0)))
+             .where(t.tenant == tenant, col(t.due) >= start, col(t.due) < end)
+             .group_by(t.lead_unit, t.urgency))
+    if units is not None:
+        query = query.where(col(t.lead_unit).in_(units))
+    found: dict[str, dict[str, domain.Tally]] = {}
+    for unit, urgency, *counts in (await session.exec(query)).all():
+        found.setdefault(unit, {})[urgency] = domain.Tally(*(int(n) for n in counts))
+    return found
 
 
 # ---- units and periods -------------------------------------------------------------------------
+
+def active_subtree(tenant: str, under: str) -> CompoundSelect:
+    """A query for ``units_under(under)``, to restrict other queries by (one index range scan)."""
+    return below_ids(OrgUnitCopy, tenant, under).where(col(OrgUnitCopy.active)).union(select(literal(under)))
+
 
 async def units_under(session: AsyncSession, tenant: str, under: str | None) -> list[str]:
     """The active units of the tenant's tree (``under`` and the units below it, if given; ``under``
     itself even if the copy does not know it, like a unit that only ever led tasks)."""
     if under is not None:
-        ids = below_ids(OrgUnitCopy, tenant, under).where(col(OrgUnitCopy.active))
-        return sorted({under, *(await session.exec(ids)).all()})
+        return sorted(set((await session.exec(active_subtree(tenant, under))).scalars().all()))
     query = select(OrgUnitCopy.id).where(OrgUnitCopy.tenant == tenant, col(OrgUnitCopy.active))
     return list((await session.exec(query)).all())
 
