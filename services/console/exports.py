@@ -11,18 +11,13 @@ from openpyxl import Workbook
 
 from services.console.client import ApiError
 from services.console.i18n import TZ, local, remaining, translator
-from services.console.pages import Ctx, back, failed, render, signed_in
+from services.console.pages import Ctx, back, failed, ledger_filters, ledger_params, render, signed_in
 
 router = APIRouter()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_CAP = 5000  # rows; beyond it the export is refused with a message (narrow the filter)
 EXPORT_PAGE = 500  # the ledger API's largest page
-LEDGER_FILTERS = ("status", "light", "unit", "q", "sort")
 IMPORT_MAX_BYTES = 10 * 1024 * 1024
-
-
-def ledger_filters(request: Request) -> dict[str, str]:
-    return {k: request.query_params.get(k, "").strip() for k in LEDGER_FILTERS}
 
 
 async def ledger_rows(ctx: Ctx, filters: dict[str, str], cap: int) -> tuple[list[dict], int]:
@@ -64,7 +59,7 @@ async def export_ledger(request: Request) -> Response:
     filters = ledger_filters(request)
     here = "/tasks?" + urlencode({k: v for k, v in filters.items() if v})
     try:
-        rows, total = await ledger_rows(ctx, filters, EXPORT_CAP)
+        rows, total = await ledger_rows(ctx, ledger_params(filters), EXPORT_CAP)
     except ApiError as exc:
         return back(here, exc.message, error=True)
     if total > EXPORT_CAP:

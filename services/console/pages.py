@@ -225,15 +225,36 @@ async def _unit_home(ctx: Ctx) -> HTMLResponse:
 # ---- the ledger and a task -----------------------------------------------------------------------
 
 
+LEDGER_FILTERS = ("status", "light", "unit", "include_sub_units", "regime", "source_kind", "urgency",
+                  "supervisor", "due_from", "due_to", "q", "sort")
+
+
+def ledger_filters(request: Request) -> dict[str, str]:
+    """The ledger's filters as the page's form gives them (every one the ledger API has)."""
+    found = {k: request.query_params.get(k, "").strip() for k in LEDGER_FILTERS}
+    found["sort"] = found["sort"] if found["sort"] in LEDGER_SORTS else ""
+    found["include_sub_units"] = "false" if found["include_sub_units"] == "false" else ""
+    return found
+
+
+def ledger_params(filters: dict[str, str]) -> dict[str, str]:
+    """The filters as the ledger API takes them: a date range covers whole days in Beijing."""
+    params = dict(filters)
+    for key, clock in (("due_from", time.min), ("due_to", time.max)):
+        try:
+            params[key] = datetime.combine(date.fromisoformat(filters[key]), clock, TZ).isoformat()
+        except ValueError:
+            pass  # blank, or not a date: the API's 422 says so
+    return params
+
+
 @router.get("/tasks", response_class=HTMLResponse)
-async def ledger(request: Request, status: str = "", light: str = "", unit: str = "", q: str = "",
-                 sort: str = "", cursor: str = "") -> HTMLResponse:
+async def ledger(request: Request, cursor: str = "") -> HTMLResponse:
     ctx = await signed_in(request)
-    filters = {"status": status, "light": light, "unit": unit, "q": q,
-               "sort": sort if sort in LEDGER_SORTS else ""}
+    filters = ledger_filters(request)
     try:
         page = await ctx.api.get("tracking", "/api/v1/tasks", limit=PAGE_SIZE, cursor=cursor,
-                                 with_total="true", **filters)
+                                 with_total="true", **ledger_params(filters))
     except ApiError as exc:
         return failed(ctx, exc)
     next_query = None
@@ -241,7 +262,8 @@ async def ledger(request: Request, status: str = "", light: str = "", unit: str 
         next_query = str(request.url.include_query_params(cursor=page["next_cursor"]).query)
     return render(request, "ledger.html", user=ctx.user, page=page, filters=filters,
                   statuses=ALL_STATUSES, lights=LIGHTS, next_query=next_query, paged=bool(cursor),
-                  sorts=LEDGER_SORTS, filter_query=urlencode({k: v for k, v in filters.items() if v}))
+                  sorts=LEDGER_SORTS, regimes=REGIMES, kinds=SOURCE_KINDS, urgencies=list(URGENCY_ORDER),
+                  filter_query=urlencode({k: v for k, v in filters.items() if v}))
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)

@@ -162,6 +162,14 @@ def test_the_ledger_pages_and_filters(console_stack):
         assert narrowed.text.count('class="task-row"') == 1
         assert office.get("/tasks", params={"q": tag, "status": "accepted"}).text.count(
             'class="task-row"') == 0
+        rows = lambda **more: office.get("/tasks", params={"q": tag, **more}).text.count(  # noqa: E731
+            'class="task-row"')
+        # A date range covers whole days in Beijing: due 3, 4 and 5 March at 17:30.
+        assert rows(due_from="2030-03-03", due_to="2030-03-05") == 3
+        assert rows(regime="special", urgency="normal", source_kind="other") == 20  # a page of 23
+        assert rows(regime="ledger") == rows(urgency="urgent") == rows(supervisor="无此人") == 0
+        bad = office.get("/tasks", params={"q": tag, "due_from": "3月3日"})
+        assert bad.status_code == 422 and "due_from" in bad.text
 
 
 def test_refused_task_actions_and_bulletins_show_the_apis_message(console):
