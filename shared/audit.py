@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import DDL, JSON, Column, Index, event
 from sqlmodel import Field, col, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.access import API_PREFIX, READ_ONLY_METHODS, authorize
 from shared.auth import Principal
@@ -115,16 +116,45 @@ def _route_path(route, request: Request) -> str:
     return route.path if route.path.startswith(API_PREFIX) else API_PREFIX + route.path
 
 
-async def record(request: Request, call_next) -> Response:
-    """Middleware: write the request's audit entry once its outcome is known."""
-    response = await call_next(request)
-    if request.url.path.startswith(API_PREFIX + "/") and (entry := entry_for(request, response.status_code)):
+class RecordAudit:
+    """ASGI middleware: write the request's audit entry once its outcome is known (the status of
+    its answer), before the answer leaves; a request that fails unanswered is kept as a 500.
+    Plain ASGI rather than ``@app.middleware``: Starlette's BaseHTTPMiddleware costs a task group
+    and a wrapped receive per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX + "/"):
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        answered = False
+
+        async def send_after_recording(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start" and not answered:
+                answered = True
+                await _write(request, message["status"])
+            await send(message)
+
         try:
-            async with request.app.state.runtime.unit_of_work() as session:
-                session.add(entry)
-        except Exception:  # the answer is already decided; never turn it into a 500
-            log.exception("could not write the audit entry for %s", entry.action)
-    return response
+            await self.app(scope, receive, send_after_recording)
+        except Exception:
+            if not answered:
+                answered = True
+                await _write(request, 500)
+            raise
+
+
+async def _write(request: Request, status: int) -> None:
+    if (entry := entry_for(request, status)) is None:
+        return
+    try:
+        async with request.app.state.runtime.unit_of_work() as session:
+            session.add(entry)
+    except Exception:  # the answer is already decided; never turn it into a 500
+        log.exception("could not write the audit entry for %s", entry.action)
 
 
 class AuditEntryPublic(BaseModel):
