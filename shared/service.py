@@ -97,7 +97,7 @@ class Runtime:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """One transaction; events staged in it are relayed once it commits."""
-        async with self.sessions() as session, session.begin():
+        async with audit.transaction(self.sessions) as session:  # with the request's audit entry
             yield session
         self.relay.wake()
 
