@@ -9,6 +9,7 @@ of work (``transaction``) commits its entry in that same transaction; any other 
 (a refusal, a denial, a replay) is written once its answer's status is known, before it is sent.
 """
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -128,6 +129,7 @@ class _Pending:
     """The audit entry of the request being handled: staged in its first unit of work, if any."""
 
     request: Request
+    task: asyncio.Task | None  # the request's own; a task it started is not the request
     staged_status: int | None = None  # the status of the entry staged in a unit of work
     committed_status: int | None = None  # … once that unit of work committed
 
@@ -151,7 +153,7 @@ def _stage(session: AsyncSession) -> _Pending | None:
     declares its status: the entry says the request answered with it, as it does unless something
     fails after the commit (then the middleware adds an entry with the real answer)."""
     pending = _pending.get()
-    if pending is None or pending.committed_status is not None:
+    if pending is None or pending.committed_status is not None or pending.task is not asyncio.current_task():
         return None
     status = getattr(pending.request.scope.get("route"), "status_code", None)
     if status is None or (entry := entry_for(pending.request, status)) is None:
@@ -174,7 +176,7 @@ class RecordAudit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX + "/"):
             return await self.app(scope, receive, send)
-        pending = _Pending(Request(scope))
+        pending = _Pending(Request(scope), asyncio.current_task())
         answered = False
 
         async def send_after_recording(message: Message) -> None:
