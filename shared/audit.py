@@ -166,7 +166,7 @@ def _stage(session: AsyncSession) -> _Pending | None:
 class RecordAudit:
     """ASGI middleware: write the request's audit entry once its outcome is known (the status of
     its answer), before the answer leaves, unless the request's unit of work already wrote it
-    (``stage``); a request that fails unanswered is kept as a 500. Plain ASGI rather than
+    (``transaction``); a request that fails unanswered is kept as a 500. Plain ASGI rather than
     ``@app.middleware``: Starlette's BaseHTTPMiddleware costs a task group and a wrapped receive
     per request."""
 

@@ -24,6 +24,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.propagate import extract
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
@@ -186,7 +187,8 @@ class EventConsumer:
 
     async def _apply(self, msgs: list[Msg]) -> None:
         events = [(msg, *self._parse(msg)) for msg in msgs]
-        wanted = [(m, e, d, extract(m.headers or {})) for m, e, d in events if e.type in self.subscription.handlers]
+        wanted = [(m, e, d, extract(m.headers or {}))  # the producer's trace context
+                  for m, e, d in events if e.type in self.subscription.handlers]
         if not wanted:
             return
         contexts = (trace.get_current_span(c).get_span_context() for *_, c in wanted)
@@ -194,7 +196,7 @@ class EventConsumer:
         with tracer.start_as_current_span(f"consume {self.durable}", links=links[:128]):
             async with self.sessions() as session, session.begin():
                 fresh = await self._claim(session, [e.id for _, e, _, _ in wanted])
-                for msg, env, data, context in wanted:
+                for _, env, data, context in wanted:
                     if env.id in fresh:
                         fresh.discard(env.id)  # the same id twice in one batch applies once
                         await self._dispatch(session, env, data, context)
@@ -226,7 +228,7 @@ class EventConsumer:
         return set(result.scalars().all())
 
     async def _dispatch(self, session: AsyncSession, env: Envelope, data: EventData | None,
-                        context) -> None:
+                        context: Context) -> None:
         handler = self.subscription.handlers[env.type]
         with tracer.start_as_current_span(
             f"handle {env.type}",
