@@ -278,7 +278,10 @@ async def latency(client: httpx.AsyncClient, notify: httpx.AsyncClient, rate: fl
     async def poll() -> None:
         limit = min(1000, max(100, int(rate)))
         while not posting.is_set() or len(seen) < len(sent):
-            response = await notify.get(f"/api/v1/inbox/{LATENCY_UNIT}", params={"limit": limit})
+            try:
+                response = await notify.get(f"/api/v1/inbox/{LATENCY_UNIT}", params={"limit": limit})
+            except httpx.TransportError:  # a kept-alive connection the server just closed: poll again
+                continue
             now = time.perf_counter()
             for notice in response.json():
                 if notice["task_id"] in sent and notice["task_id"] not in seen:

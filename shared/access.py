@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.auth import ROLES, UNIT_ROLES, Principal, Unauthorized
 
@@ -78,27 +79,36 @@ API_PREFIX = "/api/v1"
 bearer = HTTPBearer(auto_error=False, description="a JWT from the identity provider, or `duban token`")
 
 
-async def authenticate(request: Request, call_next) -> Response:
-    """Middleware: every API request needs a valid bearer token (401 before anything else runs,
+class Authenticate:
+    """ASGI middleware: every API request needs a valid bearer token (401 before anything else runs,
     the body included). The caller is left in ``request.state.principal``.
 
     The one exception is a service's webhooks (``app.state.open_routes``: exact method and path),
     whose callers sign their requests instead; any other method or path under them still needs a token.
+    Plain ASGI rather than ``@app.middleware``: Starlette's BaseHTTPMiddleware costs a task group
+    and a wrapped receive per request.
     """
-    if not request.url.path.startswith(API_PREFIX + "/"):
-        return await call_next(request)
-    if (request.method, request.url.path) in getattr(request.app.state, "open_routes", ()):
-        return await call_next(request)
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    try:
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("a bearer token is needed")
-        request.state.principal = await request.app.state.verifier.verify(token.strip())
-    except Unauthorized as exc:
-        request.state.denied = f"invalid token: {exc}" if token.strip() else str(exc)
-        return JSONResponse({"detail": request.state.denied}, status_code=401,
-                            headers={"WWW-Authenticate": "Bearer"})
-    return await call_next(request)
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX + "/"):
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        if (request.method, scope["path"]) in getattr(request.app.state, "open_routes", ()):
+            return await self.app(scope, receive, send)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized("a bearer token is needed")
+            request.state.principal = await request.app.state.verifier.verify(token.strip())
+        except Unauthorized as exc:
+            request.state.denied = f"invalid token: {exc}" if token.strip() else str(exc)
+            answer = JSONResponse({"detail": request.state.denied}, status_code=401,
+                                  headers={"WWW-Authenticate": "Bearer"})
+            return await answer(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 async def authorize(request: Request, _: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:

@@ -4,18 +4,27 @@ Each service keeps its own trail (table ``audit_entry``) and serves it at ``GET 
 the office. An entry says who (subject, role, unit, tenant), what (the route and the ids in its
 path), when, from where (client address, user agent) and the outcome (ok, denied, refused,
 error). Neither headers nor bodies are kept, so no token or secret can end up in it. The database
-refuses UPDATE and DELETE on the table.
+refuses UPDATE and DELETE on the table. A request that changes something through the service's unit
+of work (``transaction``) commits its entry in that same transaction; any other request's entry
+(a refusal, a denial, a replay) is written once its answer's status is known, before it is sent.
 """
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import DDL, JSON, Column, Index, event
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import Field, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.access import API_PREFIX, READ_ONLY_METHODS, authorize
 from shared.auth import Principal
@@ -115,16 +124,89 @@ def _route_path(route, request: Request) -> str:
     return route.path if route.path.startswith(API_PREFIX) else API_PREFIX + route.path
 
 
-async def record(request: Request, call_next) -> Response:
-    """Middleware: write the request's audit entry once its outcome is known."""
-    response = await call_next(request)
-    if request.url.path.startswith(API_PREFIX + "/") and (entry := entry_for(request, response.status_code)):
+@dataclass
+class _Pending:
+    """The audit entry of the request being handled: staged in its first unit of work, if any."""
+
+    request: Request
+    task: asyncio.Task | None  # the request's own; a task it started is not the request
+    staged_status: int | None = None  # the status of the entry staged in a unit of work
+    committed_status: int | None = None  # … once that unit of work committed
+
+
+_pending: ContextVar[_Pending | None] = ContextVar("duban_audit_pending", default=None)
+
+
+@asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction (a service's unit of work). In an API request, the request's entry is added
+    to it before it commits, so a change and its entry commit together or not at all."""
+    async with sessions() as session, session.begin():
+        yield session
+        pending = _stage(session)
+    if pending is not None:
+        pending.committed_status = pending.staged_status
+
+
+def _stage(session: AsyncSession) -> _Pending | None:
+    """Add the current request's entry to ``session``, once per request. Only for a route that
+    declares its status: the entry says the request answered with it, as it does unless something
+    fails after the commit (then the middleware adds an entry with the real answer)."""
+    pending = _pending.get()
+    if pending is None or pending.committed_status is not None or pending.task is not asyncio.current_task():
+        return None
+    status = getattr(pending.request.scope.get("route"), "status_code", None)
+    if status is None or (entry := entry_for(pending.request, status)) is None:
+        return None
+    session.add(entry)
+    pending.staged_status = status
+    return pending
+
+
+class RecordAudit:
+    """ASGI middleware: write the request's audit entry once its outcome is known (the status of
+    its answer), before the answer leaves, unless the request's unit of work already wrote it
+    (``transaction``); a request that fails unanswered is kept as a 500. Plain ASGI rather than
+    ``@app.middleware``: Starlette's BaseHTTPMiddleware costs a task group and a wrapped receive
+    per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX + "/"):
+            return await self.app(scope, receive, send)
+        pending = _Pending(Request(scope), asyncio.current_task())
+        answered = False
+
+        async def send_after_recording(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start" and not answered:
+                answered = True
+                if message["status"] != pending.committed_status:
+                    await _write(pending.request, message["status"])
+            await send(message)
+
+        token = _pending.set(pending)
         try:
-            async with request.app.state.runtime.unit_of_work() as session:
-                session.add(entry)
-        except Exception:  # the answer is already decided; never turn it into a 500
-            log.exception("could not write the audit entry for %s", entry.action)
-    return response
+            await self.app(scope, receive, send_after_recording)
+        except Exception:
+            if not answered:
+                answered = True
+                await _write(pending.request, 500)
+            raise
+        finally:
+            _pending.reset(token)
+
+
+async def _write(request: Request, status: int) -> None:
+    if (entry := entry_for(request, status)) is None:
+        return
+    try:
+        async with request.app.state.runtime.sessions() as session, session.begin():
+            session.add(entry)
+    except Exception:  # the answer is already decided; never turn it into a 500
+        log.exception("could not write the audit entry for %s", entry.action)
 
 
 class AuditEntryPublic(BaseModel):

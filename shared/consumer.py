@@ -24,6 +24,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.propagate import extract
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
@@ -185,21 +186,24 @@ class EventConsumer:
             CONSUMED.labels(self.service, self.durable, "ok").inc()
 
     async def _apply(self, msgs: list[Msg]) -> None:
-        events = [(msg, self._parse(msg)) for msg in msgs]
-        wanted = [(m, e) for m, e in events if e.type in self.subscription.handlers]
+        events = [(msg, *self._parse(msg)) for msg in msgs]
+        wanted = [(m, e, d, extract(m.headers or {}))  # the producer's trace context
+                  for m, e, d in events if e.type in self.subscription.handlers]
         if not wanted:
             return
-        links = [trace.Link(_span_context(m)) for m, _ in wanted if _span_context(m).is_valid]
+        contexts = (trace.get_current_span(c).get_span_context() for *_, c in wanted)
+        links = [trace.Link(sc) for sc in contexts if sc.is_valid]
         with tracer.start_as_current_span(f"consume {self.durable}", links=links[:128]):
             async with self.sessions() as session, session.begin():
-                fresh = await self._claim(session, [e.id for _, e in wanted])
-                for msg, env in wanted:
+                fresh = await self._claim(session, [e.id for _, e, _, _ in wanted])
+                for _, env, data, context in wanted:
                     if env.id in fresh:
                         fresh.discard(env.id)  # the same id twice in one batch applies once
-                        await self._dispatch(session, msg, env)
+                        await self._dispatch(session, env, data, context)
         self.after_commit()
 
-    def _parse(self, msg: Msg) -> Envelope:
+    def _parse(self, msg: Msg) -> tuple[Envelope, EventData | None]:
+        """The envelope, and its data validated when this subscription handles its type."""
         try:
             env = Envelope.model_validate_json(msg.data)
         except ValidationError as exc:
@@ -207,12 +211,12 @@ class EventConsumer:
         model = CATALOGUE.get(env.type)
         if self.subscription.strict and env.type not in self.subscription.handlers:
             raise PoisonMessage(f"unknown event type {env.type!r} on {msg.subject}")
-        if model is not None and env.type in self.subscription.handlers:
-            try:
-                model.model_validate(env.data)
-            except ValidationError as exc:
-                raise PoisonMessage(f"bad data for {env.type}: {exc}") from exc
-        return env
+        if model is None or env.type not in self.subscription.handlers:
+            return env, None
+        try:
+            return env, model.model_validate(env.data)
+        except ValidationError as exc:
+            raise PoisonMessage(f"bad data for {env.type}: {exc}") from exc
 
     async def _claim(self, session: AsyncSession, event_ids: list[str]) -> set[str]:
         """Record the ids as processed; returns those not processed before."""
@@ -223,12 +227,12 @@ class EventConsumer:
         result = await session.exec(stmt, params=rows)
         return set(result.scalars().all())
 
-    async def _dispatch(self, session: AsyncSession, msg: Msg, env: Envelope) -> None:
+    async def _dispatch(self, session: AsyncSession, env: Envelope, data: EventData | None,
+                        context: Context) -> None:
         handler = self.subscription.handlers[env.type]
-        data = CATALOGUE[env.type].model_validate(env.data)
         with tracer.start_as_current_span(
             f"handle {env.type}",
-            context=extract(msg.headers or {}),
+            context=context,
             kind=trace.SpanKind.CONSUMER,
             attributes={"messaging.message.id": env.id, "duban.consumer": self.durable},
         ):
@@ -265,6 +269,3 @@ class EventConsumer:
                   msg.metadata.num_delivered, error)
 
 
-
-def _span_context(msg: Msg) -> trace.SpanContext:
-    return trace.get_current_span(extract(msg.headers or {})).get_span_context()

@@ -6,13 +6,14 @@ database beside the service's own. The services' migrations (shared/migrations) 
 ``create_tables`` is for tests' own tables and for a scratch store (scoring's replay).
 """
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from typing import Any
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, event, text, types
+from sqlalchemy import DateTime, MetaData, bindparam, event, text, types
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
@@ -104,15 +105,24 @@ def insert_ignoring_duplicates(session: AsyncSession, table):
     return module.insert(table).on_conflict_do_nothing()
 
 
-def upsert_adding(session: AsyncSession, table, keys: dict[str, Any], amounts: dict[str, int]):
-    """INSERT a counter row, or add ``amounts`` to the existing one, in one statement."""
-    dialect = session.bind.dialect.name
+def upsert_adding(session: AsyncSession, table, keys: tuple[str, ...], amounts: tuple[str, ...],
+                  returning: tuple[str, ...] = ()):
+    """INSERT a counter row, or add the amounts to the existing one, in one statement (returning
+    the columns named in ``returning``); execute it with the keys' and amounts' values as
+    parameters. Built once per table and dialect: building an upsert takes as long as running it."""
+    return _upsert_adding(session.bind.dialect.name, table, keys, amounts, returning)
+
+
+@functools.cache
+def _upsert_adding(dialect: str, table, keys: tuple[str, ...], amounts: tuple[str, ...],
+                   returning: tuple[str, ...]):
     module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table).values(**keys, **amounts)
-    return stmt.on_conflict_do_update(
+    stmt = module.insert(table).values({name: bindparam(name) for name in (*keys, *amounts)})
+    stmt = stmt.on_conflict_do_update(
         index_elements=list(keys),
         set_={name: table.c[name] + stmt.excluded[name] for name in amounts},
     )
+    return stmt.returning(*(table.c[name] for name in returning)) if returning else stmt
 
 
 async def lock_until_commit(session: AsyncSession, name: str) -> None:

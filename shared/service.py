@@ -19,9 +19,10 @@ from faststream.specification.asyncapi import get_asyncapi_html
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import audit, catalogue, telemetry
-from shared.access import API_PREFIX, OFFICE, Policy, Rule, authenticate, authorize
+from shared.access import API_PREFIX, OFFICE, Authenticate, Policy, Rule, authorize
 from shared.auth import TokenVerifier
 from shared.bus import declare_stream, jetstream, make_broker, wait_for_streams
 from shared.clock import Clock
@@ -96,7 +97,7 @@ class Runtime:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """One transaction; events staged in it are relayed once it commits."""
-        async with self.sessions() as session, session.begin():
+        async with audit.transaction(self.sessions) as session:  # with the request's audit entry
             yield session
         self.relay.wake()
 
@@ -232,9 +233,9 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     app.state.open_routes = frozenset(
         (method, API_PREFIX + route.path) for router in spec.webhooks for route in router.routes
         for method in getattr(route, "methods", ()))
-    app.middleware("http")(authenticate)
-    app.middleware("http")(audit.record)  # outside authentication, so refused tokens are kept too
-    app.middleware("http")(_trace_id_header)
+    app.add_middleware(Authenticate)
+    app.add_middleware(audit.RecordAudit)  # outside authentication, so refused tokens are kept too
+    app.add_middleware(TraceIdHeader)
     app.include_router(_operations_router(runtime))
     for router in [*spec.routers, audit.router]:
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(authorize)])
@@ -250,13 +251,25 @@ def _with_audit_rule(policy: Policy | None) -> Policy:
     return replace(policy, rules={**policy.rules, "GET /audit": Rule(OFFICE)})
 
 
-async def _trace_id_header(request: Request, call_next) -> Response:
-    """Tell the caller which trace its request started (for support and the console)."""
-    response = await call_next(request)
-    span_context = trace.get_current_span().get_span_context()
-    if span_context.is_valid:
-        response.headers["X-Trace-Id"] = format(span_context.trace_id, "032x")
-    return response
+class TraceIdHeader:
+    """ASGI middleware: tell the caller which trace its request started (for support and the
+    console), from the request's span (the tracing middleware runs outside this one)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        span_context = trace.get_current_span().get_span_context()
+        if scope["type"] != "http" or not span_context.is_valid:
+            return await self.app(scope, receive, send)
+        trace_id = format(span_context.trace_id, "032x").encode()
+
+        async def send_with_trace_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), (b"x-trace-id", trace_id)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_trace_id)
 
 
 def _operations_router(runtime: Runtime) -> APIRouter:

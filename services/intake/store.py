@@ -74,8 +74,8 @@ async def items_supervised_by(session: AsyncSession, tenant: str, leaders: list[
 
 async def next_sequence(session: AsyncSession, tenant: str, year: int) -> int:
     """The next number for (tenant, year), atomically, even with several replicas."""
-    stmt = upsert_adding(session, ItemCounter.__table__, {"tenant": tenant, "year": year}, {"last": 1})
-    return (await session.exec(stmt.returning(ItemCounter.__table__.c.last))).scalar_one()
+    stmt = upsert_adding(session, ItemCounter.__table__, ("tenant", "year"), ("last",), returning=("last",))
+    return (await session.exec(stmt, params={"tenant": tenant, "year": year, "last": 1})).scalar_one()
 
 
 async def find_key(session: AsyncSession, tenant: str, key: str) -> IdempotencyKey | None:

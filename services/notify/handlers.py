@@ -6,7 +6,7 @@ the dispatcher (dispatch.py) sends the deliveries, so no channel slows the bus d
 """
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -49,12 +49,30 @@ def _delivery(env: Envelope, message: domain.Message, *, channel: str, recipient
                     deferred_reason="quiet hours" if at and at > env.time else "")
 
 
+async def once_per_batch(session: AsyncSession, key: tuple, load: Callable[[], Awaitable[Any]]) -> Any:
+    """What ``load`` gives, read once per transaction (a consumer's batch) rather than per event.
+    Only for what the handlers never change — templates, robots and the OA webhook change through
+    the admin API, in transactions of their own — and the calendar, which ``on_calendar_changed``
+    drops from here when it changes it."""
+    cache = session.info.setdefault(_BATCH_CACHE, {})
+    if key not in cache:
+        cache[key] = await load()
+    return cache[key]
+
+
+_BATCH_CACHE = "duban_notify_batch_cache"
+
+
+def _calendar(session: AsyncSession):
+    return once_per_batch(session, ("calendar",), lambda: store.calendar(session))
+
+
 async def tell(session: AsyncSession, env: Envelope, kind: str, values: Values, *, units: list[str],
                task_id: str | None = None, also: list[str] = (), people: list[PersonCopy] = ()) -> None:
     """Tell ``units`` (their inboxes and group robots) and their heads and handlers, the people
     named in ``also`` (a leader, a supervisor) and ``people``, each on their own channels and language."""
     tenant, units = env.tenant, list(dict.fromkeys(units))
-    overrides = await store.templates(session, tenant, kind)
+    overrides = await once_per_batch(session, ("templates", tenant), lambda: store.templates(session, tenant))
 
     def message(language: str) -> domain.Message:
         template = overrides.get((kind, language))
@@ -72,7 +90,7 @@ async def tell(session: AsyncSession, env: Envelope, kind: str, values: Values, 
 
 async def _to_people(session, env, message, people: list[PersonCopy], task_id) -> list[Delivery]:
     preferences = await store.preferences(session, env.tenant, [p.person_id for p in people])
-    calendar = await store.calendar(session) if people else None
+    calendar = await _calendar(session) if people else None
     available = AVAILABLE
     out = []
     for person in people:
@@ -90,10 +108,12 @@ async def _to_people(session, env, message, people: list[PersonCopy], task_id) -
 
 async def _to_robots(session, env, message, units, people, task_id) -> list[Delivery]:
     out = []
-    for robot in await store.robots(session, env.tenant, units):
+    robots = await once_per_batch(session, ("robots", env.tenant),
+                                  lambda: store.all_robots(session, env.tenant, None))
+    for robot in sorted((r for r in robots if r.unit_id in units), key=lambda r: (r.unit_id, r.channel)):
         mentioned = [p for p in people if p.unit_id == robot.unit_id]
         handles = [p.feishu_user if robot.channel == "feishu" else p.mobile for p in mentioned]
-        at = domain.send_at(env.time, robot.channel, SETTINGS.quiet, await store.calendar(session))
+        at = domain.send_at(env.time, robot.channel, SETTINGS.quiet, await _calendar(session))
         out.append(_delivery(env, message, channel=robot.channel, recipient=robot.unit_id, task_id=task_id,
                              mentions=[h for h in handles if h], at=at))
     return out
@@ -154,6 +174,7 @@ async def on_status_changed(event: TaskStatusChanged, env: Envelope, session: As
 
 
 async def on_calendar_changed(event: CalendarChanged, env: Envelope, session: AsyncSession) -> None:
+    session.info.get(_BATCH_CACHE, {}).pop(("calendar",), None)
     await session.merge(CalendarYearCopy(year=event.year, holidays=[d.isoformat() for d in event.holidays],
                                          workdays=[d.isoformat() for d in event.workdays]))
 
@@ -207,7 +228,7 @@ FROM_SCORING = {BulletinIssued.TYPE: on_bulletin, ActionTriggered.TYPE: on_actio
 # ---- every event, pushed to the tenant's OA webhook -------------------------------------------
 
 async def push_to_oa(env: Envelope, session: AsyncSession) -> None:
-    hook = await store.oa_webhook(session, env.tenant)
+    hook = await once_per_batch(session, ("oa_webhook", env.tenant), lambda: store.oa_webhook(session, env.tenant))
     if hook is None or (hook.types and not any(env.type.startswith(p) for p in hook.types)):
         return
     await store.add_deliveries(session, [Delivery(
