@@ -35,8 +35,8 @@ from pathlib import Path
 
 import httpx
 import nats
-from sqlalchemy import insert
 
+from bench.fill import insert_in_batches
 from duban.launcher import nats_server_binary, wait_for_port
 from services.tracking import handlers
 from services.tracking.migrations import HISTORY
@@ -44,8 +44,8 @@ from services.tracking.models import TrackedTask
 from shared.bus import declare_stream
 from shared.clock import write_offset
 from shared.db import make_engine, session_factory
-from shared.migrations import upgrade
 from shared.events import TaskAssigned, envelope
+from shared.migrations import upgrade
 from shared.settings import Settings
 from shared.streams import StreamSpec
 
@@ -109,16 +109,8 @@ async def fill(url: str, count: int, fires: int, base: datetime, window_s: float
     await upgrade(url, HISTORY)  # tracking's tables, as at its start
     engine = make_engine(url)
     started = time.perf_counter()
-    batch: list[dict] = []
-    for row in task_rows(count, fires, base, window_s, random.Random(7)):
-        batch.append(row)
-        if len(batch) == 10_000:
-            async with engine.begin() as conn:
-                await conn.execute(insert(TrackedTask.__table__), batch)
-            batch = []
-    if batch:
-        async with engine.begin() as conn:
-            await conn.execute(insert(TrackedTask.__table__), batch)
+    await insert_in_batches(engine, TrackedTask.__table__,
+                            task_rows(count, fires, base, window_s, random.Random(7)), 10_000)
     if engine.dialect.name == "postgresql":
         async with engine.begin() as conn:
             await conn.exec_driver_sql("ANALYZE")

@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import insert
 
+from bench.fill import insert_in_batches
 from services.tracking import store
 from services.tracking.migrations import HISTORY
 from services.tracking.models import (
@@ -79,16 +80,7 @@ async def fill(engine, n: int, now: datetime) -> float:
     leaves = [u["id"] for u in org if u["parent_id"]]
     async with engine.begin() as conn:
         await conn.execute(insert(OrgUnitCopy.__table__), org)
-    batch = []
-    for row in tasks(n, leaves, now, rng):
-        batch.append(row)
-        if len(batch) == 20_000:
-            async with engine.begin() as conn:
-                await conn.execute(insert(TrackedTask.__table__), batch)
-            batch = []
-    if batch:
-        async with engine.begin() as conn:
-            await conn.execute(insert(TrackedTask.__table__), batch)
+    await insert_in_batches(engine, TrackedTask.__table__, tasks(n, leaves, now, rng), 20_000)
     return time.perf_counter() - started
 
 
