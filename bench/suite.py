@@ -115,7 +115,7 @@ SHOWN = {
                   "deadline_lag_p99_ms", "deadline_schedule_per_s", "apscheduler_rss_mb",
                   "apscheduler_schedule_per_s", "deadlines_per_gb_ratio", "schedule_rate_ratio"],
     "ledger": ["ledger_tasks", "ledger_p50_ms", "ledger_p95_ms", "ledger_cpu_p95_ms", "ledger_worst_p95_ms",
-               "ledger_count_worst_p95_ms"],
+               "ledger_count_worst_p95_ms", "ledger_by_unit_p95_ms"],
     "stats": ["stats_tasks", "period_stats_p50_ms", "period_stats_p95_ms", "period_stats_cpu_p50_ms",
               "period_stats_quarter_p95_ms", "period_stats_month_p95_ms"],
     "replay": ["replay_events", "replay_s", "replay_events_per_s", "raw_read_events_per_s",
