@@ -34,6 +34,10 @@ class TrackedTask(TrackingBase, table=True):
         Index("ix_tracked_task_ledger_supervisor", "tenant", "supervisor", "due", "id"),
         # The missed-report watch looks for tasks with a reporting cycle it does not watch yet.
         Index("ix_tracked_task_reporting", "reporting_cycle", "status"),
+        # The dashboards' per-unit counts (store.open_by_unit) read every open task of the scope:
+        # covering them keeps that an index-only scan, in unit order, without the table's rows.
+        Index("ix_tracked_task_by_unit", "tenant", "lead_unit", "status", "due", "extension_due",
+              "stagnant_at"),
         # The deadline watch's warnings: only tasks not yet warned are indexed, so finding those due
         # (and the next one to fall due) reads a few index entries however many tasks there are.
         # Each predicate is written as the claim's WHERE renders it, so the planners use the index.
